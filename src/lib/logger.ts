@@ -1,0 +1,48 @@
+import type { LogLevel } from '../config';
+
+/**
+ * Structured JSON logs, one object a line on stdout, so any log shipper can parse them.
+ * Small on purpose: a level filter, bound fields (`child`) and safe serialisation of errors.
+ */
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+  child(fields: Record<string, unknown>): Logger;
+  isLevelEnabled(level: LogLevel): boolean;
+}
+
+function serialise(value: unknown): unknown {
+  if (value instanceof Error) {
+    return { name: value.name, message: value.message, code: (value as { code?: unknown }).code };
+  }
+  return value;
+}
+
+export function createLogger(
+  level: LogLevel,
+  bound: Record<string, unknown> = {},
+  write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+): Logger {
+  const threshold = ORDER[level];
+  const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => {
+    if (ORDER[lvl] < threshold) return;
+    const record: Record<string, unknown> = { time: new Date().toISOString(), level: lvl, msg, ...bound };
+    if (fields) for (const [k, v] of Object.entries(fields)) record[k] = serialise(v);
+    write(JSON.stringify(record));
+  };
+  return {
+    debug: (msg, fields) => emit('debug', msg, fields),
+    info: (msg, fields) => emit('info', msg, fields),
+    warn: (msg, fields) => emit('warn', msg, fields),
+    error: (msg, fields) => emit('error', msg, fields),
+    child: (fields) => createLogger(level, { ...bound, ...fields }, write),
+    isLevelEnabled: (lvl) => ORDER[lvl] >= threshold,
+  };
+}
+
+/** For tests and tools that want no output. */
+export const silentLogger: Logger = createLogger('error', {}, () => {});

@@ -1,0 +1,53 @@
+import { t } from 'elysia';
+import { Id, Timestamp } from '../../lib/schemas';
+
+export const Role = t.Union([t.Literal('admin'), t.Literal('member')]);
+
+/** What a user sees of themselves. */
+export const UserPrivate = t.Object(
+  {
+    id: Id,
+    email: t.String({ format: 'email' }),
+    full_name: t.String(),
+    role: Role,
+    is_active: t.Boolean(),
+    is_online: t.Boolean(),
+    last_seen_at: t.Nullable(Timestamp),
+    created_at: Timestamp,
+  },
+  { $id: '#/components/schemas/UserPrivate', title: 'UserPrivate' },
+);
+export type UserPrivate = typeof UserPrivate.static;
+
+/** What anyone signed in may see of another user: never email or other personal data. */
+export const UserPublic = t.Object(
+  {
+    id: Id,
+    full_name: t.String(),
+    role: Role,
+    is_online: t.Boolean(),
+    last_seen_at: t.Nullable(Timestamp),
+  },
+  { $id: '#/components/schemas/UserPublic', title: 'UserPublic' },
+);
+export type UserPublic = typeof UserPublic.static;
+
+export const Password = t.String({ minLength: 8, maxLength: 256, description: '8 to 256 characters' });
+export const FullName = t.String({ minLength: 1, maxLength: 100, pattern: '\\S' });
+export const Email = t.String({ format: 'email', maxLength: 254 });
+
+/**
+ * Only these fields can be changed by the user. Unknown fields (is_online, role, …) are
+ * stripped by validation and so change nothing, as the contract requires.
+ */
+export const UpdateMeBody = t.Object({
+  full_name: t.Optional(FullName),
+  password: t.Optional(Password),
+  current_password: t.Optional(t.String({ maxLength: 256 })),
+});
+export type UpdateMeBody = typeof UpdateMeBody.static;
+
+export const OnlineQuery = t.Object({
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 500, default: 100 })),
+  offset: t.Optional(t.Integer({ minimum: 0, default: 0 })),
+});

@@ -1,0 +1,171 @@
+import type { Queryable, Sql } from '../../db/client';
+import { ConflictError, NotFoundError, UnauthorizedError } from '../../lib/errors';
+import { iso } from '../../lib/schemas';
+import type { UserPrivate, UserPublic } from './model';
+
+interface UserRow {
+  id: string;
+  email: string;
+  password_hash: string;
+  full_name: string;
+  role: 'admin' | 'member';
+  is_active: boolean;
+  is_online: boolean;
+  last_seen_at: Date | null;
+  created_at: Date;
+}
+
+export function toUserPrivate(row: UserRow): UserPrivate {
+  return {
+    id: row.id,
+    email: row.email,
+    full_name: row.full_name,
+    role: row.role,
+    is_active: row.is_active,
+    is_online: row.is_online,
+    last_seen_at: iso(row.last_seen_at),
+    created_at: iso(row.created_at)!,
+  };
+}
+
+export function toUserPublic(
+  row: Pick<UserRow, 'id' | 'full_name' | 'role' | 'is_online' | 'last_seen_at'>,
+): UserPublic {
+  return {
+    id: row.id,
+    full_name: row.full_name,
+    role: row.role,
+    is_online: row.is_online,
+    last_seen_at: iso(row.last_seen_at),
+  };
+}
+
+export function normaliseEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+/** argon2id with Bun's defaults (64 MiB, t=2): slow on purpose. */
+export function hashPassword(password: string): Promise<string> {
+  return Bun.password.hash(password, { algorithm: 'argon2id' });
+}
+
+// Verified against when the email is unknown, so a wrong email costs as long as a wrong
+// password and the answer's timing does not reveal which emails exist.
+let dummyHash: Promise<string> | undefined;
+
+/** One user's presence transition, as written by setUsersOnlineStatus. */
+export interface OnlineStatusChange {
+  userId: string;
+  isOnline: boolean;
+  at: Date;
+}
+export interface UserStatus {
+  user_id: string;
+  full_name: string;
+  is_online: boolean;
+  last_seen_at: string | null;
+}
+
+export function createUsersService(sql: Sql) {
+  return {
+    async register(input: { email: string; password: string; full_name: string }): Promise<UserPrivate> {
+      const email = normaliseEmail(input.email);
+      const passwordHash = await hashPassword(input.password);
+      const rows = await sql<UserRow[]>`
+        insert into users (email, password_hash, full_name)
+        values (${email}, ${passwordHash}, ${input.full_name.trim()})
+        on conflict do nothing
+        returning *`;
+      if (rows.length === 0) throw new ConflictError('That email is already registered.', 'email_taken');
+      return toUserPrivate(rows[0]!);
+    },
+
+    /** The user for these credentials, or 401 — the same answer whether or not the email exists. */
+    async authenticate(emailInput: string, password: string): Promise<UserRow> {
+      const email = normaliseEmail(emailInput);
+      const [row] = await sql<UserRow[]>`select * from users where lower(email) = ${email}`;
+      if (!row) {
+        dummyHash ??= hashPassword('not-a-real-password-just-for-timing');
+        await Bun.password.verify(password, await dummyHash).catch(() => false);
+        throw new UnauthorizedError('Incorrect email or password.', 'invalid_credentials');
+      }
+      const ok = await Bun.password.verify(password, row.password_hash).catch(() => false);
+      if (!ok || !row.is_active)
+        throw new UnauthorizedError('Incorrect email or password.', 'invalid_credentials');
+      return row;
+    },
+
+    async getById(id: string): Promise<UserPrivate> {
+      const [row] = await sql<UserRow[]>`select * from users where id = ${id}`;
+      if (!row) throw new NotFoundError('User');
+      return toUserPrivate(row);
+    },
+
+    async updateMe(
+      id: string,
+      patch: { full_name?: string; password?: string; current_password?: string },
+    ): Promise<UserPrivate> {
+      const [current] = await sql<UserRow[]>`select * from users where id = ${id}`;
+      if (!current) throw new NotFoundError('User');
+      const changes: Record<string, string> = {};
+      if (patch.full_name !== undefined) changes.full_name = patch.full_name.trim();
+      if (patch.password !== undefined) {
+        const ok =
+          patch.current_password !== undefined &&
+          (await Bun.password.verify(patch.current_password, current.password_hash).catch(() => false));
+        if (!ok)
+          throw new UnauthorizedError('current_password is missing or wrong.', 'invalid_current_password');
+        changes.password_hash = await hashPassword(patch.password);
+      }
+      if (Object.keys(changes).length === 0) return toUserPrivate(current);
+      const [row] = await sql<UserRow[]>`
+        update users set ${sql(changes, Object.keys(changes))} where id = ${id} returning *`;
+      return toUserPrivate(row!);
+    },
+
+    async exists(tx: Queryable, id: string): Promise<boolean> {
+      const rows = await tx`select 1 from users where id = ${id}`;
+      return rows.length > 0;
+    },
+
+    /**
+     * The one place that writes presence into the database. Takes a batch so a connect
+     * storm costs one UPDATE per flush, not one per user. Returns the rows as written.
+     */
+    async setUsersOnlineStatus(changes: OnlineStatusChange[]): Promise<UserStatus[]> {
+      if (changes.length === 0) return [];
+      const ids = changes.map((c) => c.userId);
+      const flags = changes.map((c) => c.isOnline);
+      const ats = changes.map((c) => c.at.toISOString());
+      const rows = await sql<
+        { id: string; full_name: string; is_online: boolean; last_seen_at: Date | null }[]
+      >`
+        update users u
+           set is_online = c.is_online,
+               last_seen_at = greatest(u.last_seen_at, c.at)
+          from unnest(${ids}::uuid[], ${flags}::boolean[], ${ats}::timestamptz[]) as c(id, is_online, at)
+         where u.id = c.id
+        returning u.id, u.full_name, u.is_online, u.last_seen_at`;
+      return rows.map((r) => ({
+        user_id: r.id,
+        full_name: r.full_name,
+        is_online: r.is_online,
+        last_seen_at: iso(r.last_seen_at),
+      }));
+    },
+
+    async listOnline(limit: number, offset: number): Promise<{ items: UserPublic[]; total: number }> {
+      const [rows, [count]] = await Promise.all([
+        sql<UserRow[]>`
+          select id, full_name, role, is_online, last_seen_at
+            from users where is_online
+           order by full_name, id
+           limit ${limit} offset ${offset}`,
+        sql<{ n: number }[]>`select count(*)::int as n from users where is_online`,
+      ]);
+      return { items: rows.map(toUserPublic), total: count?.n ?? 0 };
+    },
+  };
+}
+
+export type UsersService = ReturnType<typeof createUsersService>;

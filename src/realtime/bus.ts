@@ -1,0 +1,130 @@
+import type Redis from 'ioredis';
+import type { Logger } from '../lib/logger';
+
+/**
+ * Events between the parts of the system and between instances. `publish` delivers to
+ * this instance's subscribers at once and, with Redis, to every other instance. Each
+ * message carries its origin's instance id so an instance drops its own echoes.
+ *
+ * Topics in use: `tasks` (task_created/updated/deleted), `presence` (user_status_update),
+ * `dashboard` (summary invalidations).
+ */
+export interface BusMessage<T = unknown> {
+  type: string;
+  data: T;
+}
+
+export type BusHandler = (message: BusMessage, origin: string) => void;
+
+export interface EventBus {
+  readonly instanceId: string;
+  publish(topic: string, message: BusMessage): void;
+  subscribe(topic: string, handler: BusHandler): () => void;
+  /** Called after a Redis reconnect, so subscribers can resync state they may have missed. */
+  onReconnect(handler: () => void): () => void;
+  close(): Promise<void>;
+}
+
+class LocalFanout {
+  private readonly handlers = new Map<string, Set<BusHandler>>();
+  constructor(private readonly log: Logger) {}
+
+  subscribe(topic: string, handler: BusHandler): () => void {
+    let set = this.handlers.get(topic);
+    if (!set) {
+      set = new Set();
+      this.handlers.set(topic, set);
+    }
+    set.add(handler);
+    return () => set.delete(handler);
+  }
+
+  deliver(topic: string, message: BusMessage, origin: string): void {
+    const set = this.handlers.get(topic);
+    if (!set) return;
+    for (const handler of set) {
+      try {
+        handler(message, origin);
+      } catch (err) {
+        this.log.error('event handler failed', { topic, type: message.type, err });
+      }
+    }
+  }
+}
+
+/** Single-instance mode: everything in process. */
+export function createInProcessBus(instanceId: string, log: Logger): EventBus {
+  const fanout = new LocalFanout(log);
+  return {
+    instanceId,
+    publish: (topic, message) => queueMicrotask(() => fanout.deliver(topic, message, instanceId)),
+    subscribe: (topic, handler) => fanout.subscribe(topic, handler),
+    onReconnect: () => () => {},
+    async close() {},
+  };
+}
+
+/**
+ * Redis pub/sub with separate publisher and subscriber connections (a subscribed ioredis
+ * connection can run no other command). Channels are `${prefix}events:${topic}`.
+ */
+export function createRedisBus(opts: {
+  instanceId: string;
+  prefix: string;
+  publisher: Redis;
+  subscriber: Redis;
+  log: Logger;
+}): EventBus {
+  const { instanceId, prefix, publisher, subscriber, log } = opts;
+  const fanout = new LocalFanout(log);
+  const reconnectHandlers = new Set<() => void>();
+  const topics = new Set<string>();
+  const channel = (topic: string) => `${prefix}events:${topic}`;
+  const channelPrefix = `${prefix}events:`;
+
+  subscriber.on('message', (ch: string, raw: string) => {
+    if (!ch.startsWith(channelPrefix)) return;
+    let parsed: { o: string; m: BusMessage };
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      log.warn('dropping malformed bus message', { channel: ch });
+      return;
+    }
+    if (parsed.o === instanceId) return; // our own echo: already delivered locally
+    fanout.deliver(ch.slice(channelPrefix.length), parsed.m, parsed.o);
+  });
+
+  let everReady = subscriber.status === 'ready';
+  subscriber.on('ready', () => {
+    // ioredis re-subscribes on reconnect (autoResubscribe); tell listeners to resync what
+    // they may have missed while disconnected.
+    if (everReady) for (const h of reconnectHandlers) h();
+    everReady = true;
+  });
+
+  return {
+    instanceId,
+    publish(topic, message) {
+      queueMicrotask(() => fanout.deliver(topic, message, instanceId));
+      if (publisher.status !== 'ready') return; // Redis down: other instances resync on reconnect
+      publisher.publish(channel(topic), JSON.stringify({ o: instanceId, m: message })).catch((err) => {
+        log.debug('bus publish failed', { topic, err });
+      });
+    },
+    subscribe(topic, handler) {
+      if (!topics.has(topic)) {
+        topics.add(topic);
+        subscriber.subscribe(channel(topic)).catch((err) => log.warn('bus subscribe failed', { topic, err }));
+      }
+      return fanout.subscribe(topic, handler);
+    },
+    onReconnect(handler) {
+      reconnectHandlers.add(handler);
+      return () => reconnectHandlers.delete(handler);
+    },
+    async close() {
+      reconnectHandlers.clear();
+    },
+  };
+}

@@ -1,0 +1,39 @@
+import type { Elysia } from 'elysia';
+import type Redis from 'ioredis';
+import type { Config } from './config';
+import type { Sql } from './db/client';
+import type { Logger } from './lib/logger';
+import type { TasksService } from './modules/tasks/service';
+import type { UsersService } from './modules/users/service';
+import type { EventBus } from './realtime/bus';
+import type { SocketHub } from './realtime/hub';
+
+/** The shared parts of one running instance, built once by `src/server.ts`. */
+export interface Runtime {
+  config: Config;
+  log: Logger;
+  /** Unique per process start: a restarted instance is a new instance (its old presence entries expire). */
+  instanceId: string;
+  /** True when running on the embedded single-connection database. */
+  embedded: boolean;
+  sql: Sql;
+  /** Command connection (undefined in single-instance mode). */
+  redis: Redis | undefined;
+  bus: EventBus;
+  hub: SocketHub;
+  users: UsersService;
+  tasks: TasksService;
+}
+
+/**
+ * A feature that needs more than routes: background work started after the server listens
+ * and stopped, in reverse order, on shutdown.
+ */
+export interface Feature {
+  name: string;
+  // biome-ignore lint/suspicious/noExplicitAny: Elysia instances of any shape
+  routes?: Elysia<any, any, any, any, any, any, any>;
+  start?(): Promise<void> | void;
+  /** Graceful: e.g. close sockets with 1001 and release presence. */
+  stop?(): Promise<void> | void;
+}
