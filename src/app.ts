@@ -1,5 +1,5 @@
 import { openapi } from '@elysiajs/openapi';
-import { Elysia, t } from 'elysia';
+import { Elysia, ParseError, t } from 'elysia';
 import type Redis from 'ioredis';
 import type { Config } from './config';
 import type { Sql } from './db/client';
@@ -43,14 +43,34 @@ function validationDetails(err: unknown): { path: string; message: string }[] | 
   }));
 }
 
+/** The body as text, or PayloadTooLargeError as soon as more than `limit` bytes have arrived. */
+async function readCapped(body: ReadableStream<Uint8Array>, limit: number): Promise<string> {
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw new PayloadTooLargeError(limit);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 export function createApp(deps: AppDeps) {
   const { config, log, sql, redis } = deps;
   const started = new WeakMap<Request, { id: string; at: number }>();
 
   const app = new Elysia({
     serve: {
-      // Bun's own hard limit sits above ours so our JSON 413 (below) answers first.
-      maxRequestBodySize: config.maxBodyBytes * 2,
+      // Bun's own hard limit sits well above ours so our JSON 413 answers first: a declared
+      // Content-Length is refused in onRequest, a chunked body by the capped reader in onParse,
+      // which stops reading at the limit. Past Bun's limit Bun answers a bare 413 itself.
+      maxRequestBodySize: Math.max(config.maxBodyBytes * 16, 16 * 1024 * 1024),
     },
   })
     .onRequest(({ request, set }) => {
@@ -65,10 +85,31 @@ export function createApp(deps: AppDeps) {
         return errorBody(e.code, e.message);
       }
     })
+    .onParse({ as: 'global' }, async ({ request, contentType }) => {
+      // A body without Content-Length (chunked) escapes the onRequest check: read it ourselves,
+      // refusing it as soon as it passes the limit, then parse as Elysia would. Bodies with a
+      // Content-Length (already within the limit) keep Elysia's own parsers.
+      if (request.headers.has('content-length') || !request.body) return;
+      const text = await readCapped(request.body, config.maxBodyBytes);
+      const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+      if (type === 'application/json' || type.endsWith('+json')) {
+        try {
+          return JSON.parse(text);
+        } catch (err) {
+          throw new ParseError(err as Error);
+        }
+      }
+      if (type === 'application/x-www-form-urlencoded') return Object.fromEntries(new URLSearchParams(text));
+      return text;
+    })
     .onError({ as: 'global' }, ({ code, error, set, request }) => {
       let status: number;
       let body: ReturnType<typeof errorBody>;
-      const appError = error instanceof AppError ? error : translateDbError(error);
+      // Elysia wraps anything thrown while parsing in a ParseError; our own errors (the capped
+      // reader's 413) keep their meaning.
+      const cause = code === 'PARSE' ? (error as { cause?: unknown }).cause : undefined;
+      const appError =
+        error instanceof AppError ? error : cause instanceof AppError ? cause : translateDbError(error);
       if (appError) {
         status = appError.status;
         body = errorBody(appError.code, appError.message, appError.details);

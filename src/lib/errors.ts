@@ -77,6 +77,9 @@ export const PgCode = {
   DATETIME_FIELD_OVERFLOW: '22008',
   INVALID_DATETIME_FORMAT: '22007',
   NUMERIC_VALUE_OUT_OF_RANGE: '22003',
+  /** e.g. a NUL character (\u0000), which PostgreSQL text cannot hold. */
+  CHARACTER_NOT_IN_REPERTOIRE: '22021',
+  UNTRANSLATABLE_CHARACTER: '22P05',
   ADMIN_SHUTDOWN: '57P01',
   CANNOT_CONNECT_NOW: '57P03',
 } as const;
@@ -132,6 +135,9 @@ export function translateDbError(err: unknown): AppError | undefined {
     case PgCode.FOREIGN_KEY_VIOLATION:
       if (constraint.includes('assignee'))
         return new ValidationError('assignee_id does not name an existing user.');
+      // The caller's own account vanished between token check and write.
+      if (constraint.includes('created_by'))
+        return new UnauthorizedError('The account for this access token no longer exists.', 'invalid_token');
       return new ValidationError('A referenced record does not exist.');
     case PgCode.CHECK_VIOLATION:
     case PgCode.NOT_NULL_VIOLATION:
@@ -142,6 +148,9 @@ export function translateDbError(err: unknown): AppError | undefined {
     case PgCode.DATETIME_FIELD_OVERFLOW:
     case PgCode.NUMERIC_VALUE_OUT_OF_RANGE:
       return new ValidationError('A value has the wrong format or is out of range.');
+    case PgCode.CHARACTER_NOT_IN_REPERTOIRE:
+    case PgCode.UNTRANSLATABLE_CHARACTER:
+      return new ValidationError('A text value contains a character that cannot be stored (e.g. NUL).');
     default:
       return undefined;
   }

@@ -84,4 +84,5 @@ export type TaskFilters = Pick<
   'status' | 'priority' | 'category' | 'assignee_id'
 >;
 
-export const TaskIdParams = t.Object({ id: t.String({ maxLength: 64 }) });
+// Any string: a malformed id is simply an unknown one (404 from the service), not a 422.
+export const TaskIdParams = t.Object({ id: t.String() });

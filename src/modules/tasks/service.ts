@@ -65,6 +65,13 @@ function parseDueDate(value: string | null | undefined): Date | null | undefined
   if (Number.isNaN(d.getTime()) || d.getUTCFullYear() < 1900 || d.getUTCFullYear() > 9999) {
     throw new ValidationError('due_date is not a valid date.');
   }
+  // Bun's Date rolls impossible days over ('2030-02-31' becomes 3 March) instead of
+  // refusing them, and the schema's date format checks shape only: check the calendar day.
+  const [, y, m, day] = /^(\d{4})-(\d{2})-(\d{2})/.exec(value) ?? [];
+  const calendar = new Date(Date.UTC(Number(y), Number(m) - 1, Number(day)));
+  if (!y || calendar.getUTCMonth() !== Number(m) - 1 || calendar.getUTCDate() !== Number(day)) {
+    throw new ValidationError('due_date is not a valid date.');
+  }
   return d;
 }
 

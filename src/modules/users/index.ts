@@ -1,23 +1,34 @@
 import { Elysia, t } from 'elysia';
 import type { Config } from '../../config';
+import { NotFoundError, UnauthorizedError } from '../../lib/errors';
 import { errors } from '../../lib/schemas';
 import { authPlugin } from '../auth/plugin';
 import { OnlineQuery, UpdateMeBody, UserPrivate, UserPublic } from './model';
 import type { UsersService } from './service';
 
+/**
+ * A valid token whose account has since been deleted: the token no longer names anyone, so
+ * this is an authentication failure (401), not "no such resource" (404).
+ */
+function accountGone(err: unknown): never {
+  if (err instanceof NotFoundError)
+    throw new UnauthorizedError('The account for this access token no longer exists.', 'invalid_token');
+  throw err;
+}
+
 export function usersRoutes(deps: { config: Config; users: UsersService }) {
   const { config, users } = deps;
   return new Elysia({ prefix: '/api/v1/users', tags: ['users'] })
     .use(authPlugin(config))
-    .get('/me', ({ user }) => users.getById(user.id), {
+    .get('/me', ({ user }) => users.getById(user.id).catch(accountGone), {
       auth: true,
-      response: { 200: UserPrivate, ...errors(401, 404) },
+      response: { 200: UserPrivate, ...errors(401) },
       detail: { summary: 'The signed-in user' },
     })
-    .patch('/me', ({ user, body }) => users.updateMe(user.id, body), {
+    .patch('/me', ({ user, body }) => users.updateMe(user.id, body).catch(accountGone), {
       auth: true,
       body: UpdateMeBody,
-      response: { 200: UserPrivate, ...errors(401, 404, 413, 422) },
+      response: { 200: UserPrivate, ...errors(401, 413, 422) },
       detail: {
         summary: 'Change your name or password',
         description:
