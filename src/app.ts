@@ -13,6 +13,7 @@ import type { TasksService } from './modules/tasks/service';
 import { usersRoutes } from './modules/users';
 import type { UsersService } from './modules/users/service';
 import type { EventBus } from './realtime/bus';
+import { websocketServerOptions } from './realtime/ws';
 
 /** Everything the HTTP app needs, built by `src/server.ts`. Importing this file has no side effects. */
 export interface AppDeps {
@@ -72,6 +73,8 @@ export function createApp(deps: AppDeps) {
       // which stops reading at the limit. Past Bun's limit Bun answers a bare 413 itself.
       maxRequestBodySize: Math.max(config.maxBodyBytes * 16, 16 * 1024 * 1024),
     },
+    // Bun applies WebSocket limits server-wide (64 KiB frames → 1009, pings, idle timeout).
+    websocket: websocketServerOptions,
   })
     .onRequest(({ request, set }) => {
       const incoming = request.headers.get('x-request-id');

@@ -1,6 +1,93 @@
+import { CloseCode, wsRoutes } from '../../realtime/ws';
 import type { Feature, Runtime } from '../../runtime';
+import { createRedisPresenceStore } from './redis-store';
+import { createPresenceService, PRESENCE_TOPIC, presenceTimings } from './service';
+import { createMemoryPresenceStore } from './store';
 
-/** Placeholder: filled in by the presence work. */
-export function createPresenceFeature(_rt: Runtime): Feature {
-  return { name: 'presence' };
+/** Task events forwarded to every socket, as published by the tasks service after commit. */
+const TASK_EVENT_TYPES = new Set(['task_created', 'task_updated', 'task_deleted']);
+/** How long shutdown waits for clients to acknowledge the 1001 close before releasing them anyway. */
+const CLOSE_WAIT_MS = 1_000;
+
+/**
+ * Live presence over WebSockets: the `/ws` route, presence bookkeeping (Redis or memory),
+ * and fan-out of `presence` and `tasks` bus events to this instance's sockets.
+ */
+export function createPresenceFeature(rt: Runtime): Feature {
+  const { config, log, hub, bus } = rt;
+  const store = rt.redis
+    ? createRedisPresenceStore({
+        redis: rt.redis,
+        prefix: config.redisPrefix,
+        instanceId: rt.instanceId,
+        instanceExpiryMs: presenceTimings(config.presenceTtlMs).instanceExpiryMs,
+        graceMs: config.presenceGraceMs,
+      })
+    : createMemoryPresenceStore();
+  const presence = createPresenceService({
+    store,
+    users: rt.users,
+    sql: rt.sql,
+    bus,
+    log: log.child({ feature: 'presence' }),
+    graceMs: config.presenceGraceMs,
+    ttlMs: config.presenceTtlMs,
+  });
+  const unsubscribers: (() => void)[] = [];
+  let onRedisReady: (() => void) | undefined;
+
+  return {
+    name: 'presence',
+    routes: wsRoutes({
+      config,
+      hub,
+      log,
+      onOpen: (conn) => presence.connect(conn.connId, conn.userId),
+      onClose: (conn) => presence.disconnect(conn.connId),
+    }),
+
+    async start() {
+      // Every instance forwards every presence and task event to its own sockets; the
+      // bus has already dropped our own Redis echoes (we got those in process).
+      unsubscribers.push(
+        bus.subscribe(PRESENCE_TOPIC, (message) => hub.broadcast(message)),
+        bus.subscribe('tasks', (message) => {
+          if (TASK_EVENT_TYPES.has(message.type)) hub.broadcast(message);
+        }),
+      );
+      if (rt.redis) {
+        const redis = rt.redis;
+        let wasReady = redis.status === 'ready';
+        onRedisReady = () => {
+          if (wasReady) return;
+          wasReady = true;
+          presence.storeReconnected();
+        };
+        const onDown = () => {
+          wasReady = false;
+        };
+        redis.on('ready', onRedisReady);
+        redis.on('close', onDown);
+        unsubscribers.push(() => {
+          redis.off('ready', onRedisReady!);
+          redis.off('close', onDown);
+        });
+      }
+      await presence.start();
+    },
+
+    async stop() {
+      // Tell clients to reconnect elsewhere; their close handlers release presence with the
+      // usual grace, so a user who reconnects to another instance in time never flaps.
+      for (const socket of [...hub.all()]) socket.close(CloseCode.GOING_AWAY, 'server shutting down');
+      const deadline = Date.now() + CLOSE_WAIT_MS;
+      while (hub.size() > 0 && Date.now() < deadline) await Bun.sleep(10);
+      for (const socket of [...hub.all()]) {
+        hub.remove(socket.connId);
+        presence.disconnect(socket.connId);
+      }
+      await presence.stop();
+      for (const unsubscribe of unsubscribers.splice(0)) unsubscribe();
+    },
+  };
 }

@@ -135,7 +135,9 @@ export function createUsersService(sql: Sql) {
     async setUsersOnlineStatus(changes: OnlineStatusChange[]): Promise<UserStatus[]> {
       if (changes.length === 0) return [];
       const ids = changes.map((c) => c.userId);
-      const flags = changes.map((c) => c.isOnline);
+      // As 't'/'f' text: postgres.js serialises a JS boolean array as a scalar boolean
+      // ("cannot cast type boolean to boolean[]"), so the array goes in as text[] and is cast.
+      const flags = changes.map((c) => (c.isOnline ? 't' : 'f'));
       const ats = changes.map((c) => c.at.toISOString());
       const rows = await sql<
         { id: string; full_name: string; is_online: boolean; last_seen_at: Date | null }[]
@@ -143,7 +145,7 @@ export function createUsersService(sql: Sql) {
         update users u
            set is_online = c.is_online,
                last_seen_at = greatest(u.last_seen_at, c.at)
-          from unnest(${ids}::uuid[], ${flags}::boolean[], ${ats}::timestamptz[]) as c(id, is_online, at)
+          from unnest(${ids}::uuid[], ${flags}::text[]::boolean[], ${ats}::timestamptz[]) as c(id, is_online, at)
          where u.id = c.id
         returning u.id, u.full_name, u.is_online, u.last_seen_at`;
       return rows.map((r) => ({

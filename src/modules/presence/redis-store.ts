@@ -1,0 +1,172 @@
+import type Redis from 'ioredis';
+import type { PresenceStore } from './store';
+
+/**
+ * Presence shared by every instance through Redis. Keys (all under `${prefix}presence:`):
+ *   instances        ZSET instance id → expiry (Redis clock, ms); renewed by each instance's heartbeat
+ *   inst:<instance>  HASH connection id → user id: the connections an instance holds
+ *   user:<user>      SET of connection ids, on any instance: the user's live connections
+ *   online           SET of users whose online transition has been announced
+ *   pending          ZSET user → offline deadline (grace after their last connection closed)
+ *
+ * Expiry is per instance, not per connection: a heartbeat is one ZADD however many sockets
+ * the instance holds, and a crashed instance's connections all expire together. Every
+ * operation is one Lua script, so two instances can never both see the same 0→1 or 1→0
+ * change: a transition is announced once. Times come from Redis's own clock (TIME), so
+ * instances with skewed clocks agree on what has expired.
+ * Not for Redis Cluster: the scripts touch keys computed from their arguments.
+ */
+
+const NOW = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`;
+
+// Drop one connection; when it was the user's last and they are announced online, schedule
+// their offline transition at `deadline`. Shared by disconnect, resync and the sweeper.
+const DROP_CONN = `
+local function drop_conn(prefix, conn, uid, deadline)
+  local ukey = prefix .. 'user:' .. uid
+  redis.call('SREM', ukey, conn)
+  if redis.call('SCARD', ukey) == 0 and redis.call('SISMEMBER', KEYS[2], uid) == 1 then
+    redis.call('ZADD', KEYS[3], deadline, uid)
+    return 1
+  end
+  return 0
+end
+`;
+
+// KEYS: instances, online, pending. ARGV: prefix, instance, conn, user.
+const CONNECT = `
+redis.call('HSET', ARGV[1] .. 'inst:' .. ARGV[2], ARGV[3], ARGV[4])
+redis.call('SADD', ARGV[1] .. 'user:' .. ARGV[4], ARGV[3])
+redis.call('ZREM', KEYS[3], ARGV[4])
+return redis.call('SADD', KEYS[2], ARGV[4])
+`;
+
+// ARGV: prefix, instance, conn, user, graceMs. Returns 1 when an offline deadline was set.
+const DISCONNECT = `${NOW}${DROP_CONN}
+redis.call('HDEL', ARGV[1] .. 'inst:' .. ARGV[2], ARGV[3])
+return drop_conn(ARGV[1], ARGV[3], ARGV[4], now_ms() + tonumber(ARGV[5]))
+`;
+
+// ARGV: prefix, instance, expiryMs. Returns 1 when the instance was known and unexpired.
+const HEARTBEAT = `${NOW}
+local now = now_ms()
+local prev = redis.call('ZSCORE', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+if prev and tonumber(prev) >= now then return 1 end
+return 0
+`;
+
+// ARGV: prefix, instance, expiryMs, graceMs, then conn, user pairs. Returns users turned online.
+const RESYNC = `${NOW}${DROP_CONN}
+local now = now_ms()
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+local ikey = ARGV[1] .. 'inst:' .. ARGV[2]
+local live = {}
+for i = 5, #ARGV, 2 do live[ARGV[i]] = true end
+local held = redis.call('HGETALL', ikey)
+for i = 1, #held, 2 do
+  if not live[held[i]] then
+    redis.call('HDEL', ikey, held[i])
+    drop_conn(ARGV[1], held[i], held[i + 1], now + tonumber(ARGV[4]))
+  end
+end
+local turned = {}
+for i = 5, #ARGV, 2 do
+  local conn, uid = ARGV[i], ARGV[i + 1]
+  redis.call('HSET', ikey, conn, uid)
+  redis.call('SADD', ARGV[1] .. 'user:' .. uid, conn)
+  redis.call('ZREM', KEYS[3], uid)
+  if redis.call('SADD', KEYS[2], uid) == 1 then turned[#turned + 1] = uid end
+end
+return turned
+`;
+
+// ARGV: prefix. Expired instances lose their connections (their users go offline at once:
+// the TTL already was their grace), then due offline deadlines are taken. Returns users now offline.
+const SWEEP = `${NOW}${DROP_CONN}
+local now = now_ms()
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 20)
+for _, inst in ipairs(dead) do
+  local ikey = ARGV[1] .. 'inst:' .. inst
+  local held = redis.call('HGETALL', ikey)
+  for i = 1, #held, 2 do drop_conn(ARGV[1], held[i], held[i + 1], now) end
+  redis.call('DEL', ikey)
+  redis.call('ZREM', KEYS[1], inst)
+end
+local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 5000)
+local gone = {}
+for _, uid in ipairs(due) do
+  redis.call('ZREM', KEYS[3], uid)
+  if redis.call('SCARD', ARGV[1] .. 'user:' .. uid) == 0 and redis.call('SREM', KEYS[2], uid) == 1 then
+    gone[#gone + 1] = uid
+  end
+end
+return gone
+`;
+
+// ARGV: prefix, instance, graceMs. Whatever connections remain leave with the usual grace.
+const REMOVE_INSTANCE = `${NOW}${DROP_CONN}
+local deadline = now_ms() + tonumber(ARGV[3])
+local ikey = ARGV[1] .. 'inst:' .. ARGV[2]
+local held = redis.call('HGETALL', ikey)
+for i = 1, #held, 2 do drop_conn(ARGV[1], held[i], held[i + 1], deadline) end
+redis.call('DEL', ikey)
+redis.call('ZREM', KEYS[1], ARGV[2])
+return 0
+`;
+
+type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
+
+export function createRedisPresenceStore(opts: {
+  redis: Redis;
+  prefix: string;
+  instanceId: string;
+  /** How long this instance's connections outlive its last heartbeat. */
+  instanceExpiryMs: number;
+  /** Grace used when `removeInstance` finds connections still registered. */
+  graceMs: number;
+}): PresenceStore {
+  const { redis, instanceId } = opts;
+  const base = `${opts.prefix}presence:`;
+  const keys = [`${base}instances`, `${base}online`, `${base}pending`];
+  const scripts = { CONNECT, DISCONNECT, HEARTBEAT, RESYNC, SWEEP, REMOVE_INSTANCE };
+  // defineCommand runs EVALSHA and falls back to EVAL on NOSCRIPT, so a restarted Redis
+  // (empty script cache) needs nothing from us.
+  for (const [name, lua] of Object.entries(scripts)) {
+    if (!(redis as unknown as Record<string, unknown>)[`presence${name}`])
+      redis.defineCommand(`presence${name}`, { numberOfKeys: keys.length, lua });
+  }
+  const run = (name: keyof typeof scripts, ...args: (string | number)[]) =>
+    ((redis as unknown as Record<string, ScriptFn>)[`presence${name}`] as ScriptFn)(...keys, base, ...args);
+
+  return {
+    async connect(connId, userId) {
+      return (await run('CONNECT', instanceId, connId, userId)) === 1;
+    },
+    async disconnect(connId, userId, graceMs) {
+      const scheduled = await run('DISCONNECT', instanceId, connId, userId, graceMs);
+      return scheduled === 1 ? Date.now() + graceMs : undefined;
+    },
+    async heartbeat() {
+      return (await run('HEARTBEAT', instanceId, opts.instanceExpiryMs)) === 1;
+    },
+    async resync(live, graceMs) {
+      const pairs = live.flatMap((c) => [c.connId, c.userId]);
+      return (await run('RESYNC', instanceId, opts.instanceExpiryMs, graceMs, ...pairs)) as string[];
+    },
+    async sweep() {
+      return (await run('SWEEP')) as string[];
+    },
+    async onlineUsers() {
+      return redis.smembers(keys[1]!);
+    },
+    async removeInstance() {
+      await run('REMOVE_INSTANCE', instanceId, opts.graceMs);
+    },
+  };
+}
