@@ -21,6 +21,9 @@ export async function runMigrations(databaseUrl: string, log: Logger): Promise<s
     count: Number.POSITIVE_INFINITY,
     checkOrder: true,
     lockValue: MIGRATION_LOCK_KEY,
+    // node-pg-migrate's default ('fail') makes every instance but the first crash at start-up
+    // with "Another migration is already running"; 'wait' queues them behind the lock.
+    advisoryLockMode: 'wait',
     singleTransaction: false,
     verbose: false,
     log: () => {},

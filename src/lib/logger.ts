@@ -22,6 +22,27 @@ function serialise(value: unknown): unknown {
   return value;
 }
 
+/**
+ * JSON.stringify that cannot throw: a log call must never turn into an error of its own
+ * (inside onError that would be a 500). Cycles become "[circular]", BigInts strings.
+ */
+function stringify(record: Record<string, unknown>): string {
+  try {
+    return JSON.stringify(record);
+  } catch {
+    const seen = new WeakSet<object>();
+    return JSON.stringify(record, (_key, value: unknown) => {
+      if (typeof value === 'bigint') return value.toString();
+      if (value instanceof Error) return serialise(value);
+      if (value && typeof value === 'object') {
+        if (seen.has(value)) return '[circular]';
+        seen.add(value);
+      }
+      return value;
+    });
+  }
+}
+
 export function createLogger(
   level: LogLevel,
   bound: Record<string, unknown> = {},
@@ -32,7 +53,7 @@ export function createLogger(
     if (ORDER[lvl] < threshold) return;
     const record: Record<string, unknown> = { time: new Date().toISOString(), level: lvl, msg, ...bound };
     if (fields) for (const [k, v] of Object.entries(fields)) record[k] = serialise(v);
-    write(JSON.stringify(record));
+    write(stringify(record));
   };
   return {
     debug: (msg, fields) => emit('debug', msg, fields),
