@@ -5,7 +5,7 @@ import { waitFor } from './wait';
 /** A frame as the server sends it. */
 export interface Frame {
   type: string;
-  // biome-ignore lint/suspicious/noExplicitAny: tests read whatever the frame carries
+  /** Tests read whatever the frame carries. */
   data?: any;
 }
 
