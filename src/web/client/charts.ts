@@ -16,7 +16,8 @@ export function barList(rows: BarRow[], total: number, kind: string): HTMLElemen
   for (const row of rows) {
     const fill = h('span', { class: `bar-fill ${row.tone}` });
     fill.style.width = `${(row.value / max) * 100}%`;
-    const share = total > 0 ? Math.round((row.value / total) * 100) : 0;
+    const share = total > 0 ? (row.value / total) * 100 : 0;
+    const shareText = share > 0 && share < 1 ? '<1%' : `${Math.round(share)}%`;
     list.append(
       h(
         'li',
@@ -24,7 +25,7 @@ export function barList(rows: BarRow[], total: number, kind: string): HTMLElemen
         h('span', { class: 'bar-label', attrs: { title: row.label } }, row.label),
         h('span', { class: 'bar-track' }, fill),
         h('span', { class: 'bar-value', attrs: { 'data-value': String(row.value) } }, fmt(row.value)),
-        h('span', { class: 'bar-share' }, `${share}%`),
+        h('span', { class: 'bar-share' }, shareText),
       ),
     );
   }
