@@ -66,16 +66,17 @@ const COMMON_HEADERS = {
   'x-frame-options': 'DENY',
 };
 
-export function createWebFeature(rt: Runtime): Feature {
-  let building: Promise<Map<string, Asset>> | undefined;
-  const assets = () => {
-    building ??= buildAssets().catch((err) => {
-      building = undefined; // let the next request try again rather than caching the failure
-      throw err;
-    });
-    return building;
-  };
+// One build per process: every instance started in it (tests start several) serves the same files.
+let building: Promise<Map<string, Asset>> | undefined;
+function assets(): Promise<Map<string, Asset>> {
+  building ??= buildAssets().catch((err) => {
+    building = undefined; // let the next request try again rather than caching the failure
+    throw err;
+  });
+  return building;
+}
 
+export function createWebFeature(rt: Runtime): Feature {
   const serveAsset = async (name: string, request: Request) => {
     const asset = (await assets()).get(name)!;
     const headers = {

@@ -445,9 +445,7 @@ async function beginSession(session: Session): Promise<void> {
   state.onlineLoaded = false;
   state.activity = [];
   saveSession(session);
-  clearTimeout(expiryTimer);
-  // setTimeout holds at most ~24.8 days; tokens live far shorter.
-  expiryTimer = setTimeout(() => endSession('expired'), Math.max(0, session.expiresAt - Date.now()));
+  scheduleExpiry(session);
   renderTeam();
   try {
     session.me = await fetchMe(session.token);
@@ -485,6 +483,20 @@ async function beginSession(session: Session): Promise<void> {
     },
   });
   live.start();
+}
+
+/** Back to the login form when the token runs out (setTimeout caps at ~24.8 days, so re-arm). */
+function scheduleExpiry(session: Session): void {
+  clearTimeout(expiryTimer);
+  const left = session.expiresAt - Date.now();
+  expiryTimer = setTimeout(
+    () => {
+      if (state.session !== session) return;
+      if (Date.now() >= session.expiresAt) endSession('expired');
+      else scheduleExpiry(session);
+    },
+    Math.max(0, Math.min(left, 2 ** 31 - 1)),
+  );
 }
 
 async function fillInName(session: Session): Promise<void> {
@@ -782,10 +794,15 @@ function start(): void {
   refreshSummary();
   scheduleTrends(0);
   // Until the socket is open (signed out, or reconnecting), poll; a 304 costs almost nothing.
+  // A hidden tab does not poll; it catches up the moment it is shown again.
   setInterval(() => {
+    if (document.hidden) return;
     if (!live?.isOpen) refreshSummary();
     if (!state.trends) scheduleTrends(0);
   }, POLL_MS);
+  document.addEventListener('visibilitychange', () => {
+    if (!document.hidden && !live?.isOpen) refreshSummary();
+  });
   // Keep "online · 3 min ago" honest.
   setInterval(() => state.session && renderTeam(), 30_000);
   let lastWidth = 0;
