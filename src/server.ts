@@ -48,6 +48,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       databaseUrl = embedded.url;
     }
     await runMigrations(databaseUrl, log);
+    await embedded?.waitUntilIdle();
 
     const sql = createSql(databaseUrl, { max: embedded ? 1 : 10, applicationName: `hive ${instanceId}` });
     cleanup.push(() => sql.end({ timeout: 5 }));

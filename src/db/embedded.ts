@@ -12,6 +12,12 @@ import type { Logger } from '../lib/logger';
  */
 export interface EmbeddedDatabase {
   url: string;
+  /**
+   * Resolves once no client is attached (or after `timeoutMs`). The socket server admits one
+   * client at a time and refuses the next ("Too many connections") until the previous one's
+   * close has been processed, so the runtime pool waits for the migration client to leave.
+   */
+  waitUntilIdle(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -39,6 +45,10 @@ export async function startEmbeddedDatabase(
   let stopped = false;
   return {
     url,
+    async waitUntilIdle(timeoutMs = 2_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (server.getStats().activeConnections > 0 && Date.now() < deadline) await Bun.sleep(5);
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
