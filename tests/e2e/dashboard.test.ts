@@ -33,6 +33,7 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard page', () => {
   let owner: Awaited<ReturnType<ReturnType<typeof apiClient>['newUser']>>;
   let page: Page;
   let problems: PageProblems;
+  const framesSeen: { type: string; data?: unknown }[] = [];
 
   const summary = async (query = '') => {
     const res = await api.get(`/api/v1/dashboard/summary${query}`);
@@ -80,6 +81,16 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard page', () => {
       expect(res.status).toBe(201);
     }
     ({ page, problems } = await openPage({ width: 1280, height: 900 }));
+    // Observe (not alter) what the server pushes to the page's sockets.
+    page.on('websocket', (ws) =>
+      ws.on('framereceived', ({ payload }) => {
+        try {
+          framesSeen.push(JSON.parse(String(payload)) as { type: string; data?: unknown });
+        } catch {
+          // not JSON: not a frame of ours
+        }
+      }),
+    );
   });
 
   afterAll(closeBrowser);
@@ -240,8 +251,18 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard page', () => {
       owner.token,
     );
     expect(res.status).toBe(201);
-    // Pushed (dashboard_summary), well inside the 5 s poll interval.
+    // Pushed over the socket (task_created, then dashboard_summary), well inside the 5 s poll.
     await waitForText('#kpi-total', String(before.total_tasks + 1), 4_000);
+    await waitFor(
+      () =>
+        framesSeen.some(
+          (f) =>
+            f.type === 'dashboard_summary' &&
+            (f.data as { summary?: { total_tasks?: number } })?.summary?.total_tasks ===
+              before.total_tasks + 1,
+        ) && framesSeen.some((f) => f.type === 'task_created'),
+      { what: 'task_created and dashboard_summary frames' },
+    );
     await page.waitForSelector(`[data-chart="category"] [data-key="${HOSTILE}"]`);
     expect(await textOf(page, `[data-chart="category"] [data-key="${HOSTILE}"] .bar-label`)).toBe(HOSTILE);
     expect(await textOf(page, `.chip[data-dimension="category"][data-key="${HOSTILE}"] .chip-label`)).toBe(
