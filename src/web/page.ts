@@ -63,7 +63,7 @@ export function renderPage(): string {
     </div>
   </section>
   <aside class="team" aria-labelledby="team-title">
-    <div class="section-head"><h1 id="team-title">Team Coordination</h1><span class="count-pill" id="online-count" hidden></span></div>
+    <div class="section-head"><h1 id="team-title">Team Coordination</h1><span class="count-pill" id="online-count" role="status" hidden></span></div>
     <div class="card">
       <form id="login-form" class="login" autocomplete="on" novalidate>
         <p class="muted">Sign in to see who is online right now.</p>
@@ -76,7 +76,7 @@ export function renderPage(): string {
       <div id="team-body" hidden>
         <div class="me"><span class="muted">Signed in as</span> <strong id="me-name"></strong><button type="button" class="link-button" id="sign-out">Sign out</button></div>
         <h2 class="sub">Online now</h2>
-        <ul class="people" id="online-list" aria-live="polite"></ul>
+        <ul class="people" id="online-list"></ul>
         <p class="muted" id="online-empty" hidden>Nobody else is online.</p>
         <h2 class="sub">Live activity</h2>
         <ul class="activity" id="activity"></ul>

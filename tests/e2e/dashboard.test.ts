@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import type { Page } from 'playwright-core';
+import { contentSecurityPolicy } from '../../src/web/feature';
 import { apiClient } from '../helpers/api';
 import { startTestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
@@ -104,6 +105,9 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard page', () => {
     expect(csp).toContain("default-src 'none'");
     expect(csp).toMatch(/connect-src 'self' ws:\/\/127\.0\.0\.1:\d+ wss:\/\/127\.0\.0\.1:\d+/);
     expect(csp).not.toContain('unsafe-inline');
+    // A Host header that is not a plain host[:port] is never echoed into the policy.
+    expect(contentSecurityPolicy("evil.example; script-src 'unsafe-inline'")).not.toContain('evil');
+    expect(contentSecurityPolicy('[::1]:8000')).toContain('ws://[::1]:8000');
     const html = await res.text();
     expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/); // every script is an external file
     const js = await fetch(`${server.url}/assets/app.js`);
@@ -151,6 +155,10 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard page', () => {
     await page.click('.chip[data-dimension="category"][data-key="backend"]');
     const backend = await summary('?category=backend');
     await waitForText('#kpi-total', String(backend.total_tasks));
+    // The chips were rebuilt with the new counts; keyboard focus stayed on the one pressed.
+    expect(await page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.key)).toBe(
+      'backend',
+    );
     expect(await textOf(page, '#kpi-completed')).toBe(String(backend.completed_tasks));
     for (const [key, n] of Object.entries(backend.tasks_by_priority)) {
       expect(await barValue('priority', key)).toBe(String(n));

@@ -340,6 +340,11 @@ function renderImpact(): void {
 
 function renderFilters(): void {
   const container = byId('filters');
+  // Chips are rebuilt on every update; keep keyboard focus on the chip that had it.
+  const focused = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+  const focusKey = container.contains(focused)
+    ? `${focused?.dataset.dimension}\u0000${focused?.dataset.key}`
+    : null;
   const groups: HTMLElement[] = [];
   for (const dimension of DIMENSIONS) {
     const counts = countsOf(state.facets[dimension] ?? state.summary, dimension);
@@ -378,6 +383,11 @@ function renderFilters(): void {
     );
   }
   replace(container, ...groups);
+  if (focusKey !== null) {
+    for (const chip of container.querySelectorAll<HTMLElement>('.chip')) {
+      if (`${chip.dataset.dimension}\u0000${chip.dataset.key}` === focusKey) chip.focus();
+    }
+  }
   show(
     byId('clear-filters'),
     DIMENSIONS.some((d) => state.filters[d] !== undefined),
