@@ -185,6 +185,7 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard page', () => {
       (window as unknown as { notReloaded: boolean }).notReloaded = true;
     });
     const before = await summary();
+    const createdBefore = Number(await textOf(page, '.key-created strong'));
     const res = await api.post(
       '/api/v1/tasks',
       { title: 'Brand new task', status: 'completed', priority: 'low', category: 'docs' },
@@ -195,6 +196,7 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard page', () => {
     await waitForText('#kpi-total', String(before.total_tasks + 1), 12_000);
     await waitForText('#kpi-completed', String(before.completed_tasks + 1));
     expect(await barValue('category', 'docs')).toBe(String((before.tasks_by_category.docs ?? 0) + 1));
+    await waitForText('.key-created strong', String(createdBefore + 1)); // the trend follows
     expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(
       true,
     );

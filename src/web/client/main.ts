@@ -181,6 +181,7 @@ function handleImpactError(err: unknown): void {
 /** A summary pushed over the WebSocket is the unfiltered one: use it directly only without filters. */
 function applyPushedSummary(summary: Summary): void {
   cancelFallbackRefresh();
+  const previous = state.facets.status ?? state.summary;
   if (DIMENSIONS.some((d) => state.filters[d] !== undefined)) {
     refreshSummary();
   } else {
@@ -189,7 +190,13 @@ function applyPushedSummary(summary: Summary): void {
     state.updatedAt = new Date();
     renderImpact();
   }
-  scheduleTrends();
+  // Presence-only pushes leave the trend alone; task frames schedule it themselves too.
+  if (
+    previous?.total_tasks !== summary.total_tasks ||
+    previous?.completed_tasks !== summary.completed_tasks
+  ) {
+    scheduleTrends();
+  }
 }
 
 let trendTimer: ReturnType<typeof setTimeout> | undefined;
