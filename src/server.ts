@@ -9,6 +9,7 @@ import { createLogger, type Logger } from './lib/logger';
 import { createMemoryRateLimiter, createRedisRateLimiter } from './lib/rate-limit';
 import { connectRedis, createRedis } from './lib/redis';
 import { createDashboardFeature } from './modules/dashboard/feature';
+import { countTasksFromCube } from './modules/dashboard/service';
 import { createPresenceFeature } from './modules/presence/feature';
 import { createTasksService } from './modules/tasks/service';
 import { createUsersService } from './modules/users/service';
@@ -80,7 +81,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     }
 
     const users = createUsersService(sql);
-    const tasks = createTasksService({ sql, bus });
+    const tasks = createTasksService({ sql, bus, countTasks: countTasksFromCube });
     const runtime: Runtime = {
       config,
       log,

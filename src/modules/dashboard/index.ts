@@ -1,0 +1,52 @@
+import { Elysia, t } from 'elysia';
+import type { Sql } from '../../db/client';
+import { errors } from '../../lib/schemas';
+import { Summary, SummaryQuery, TrendPoint, TrendsQuery } from './model';
+import { computeTrends, etagMatches, type SummaryCache } from './service';
+
+/**
+ * Public, aggregated, no personal data. The summary is answered from the cache with a body
+ * serialised once per version, so a hit costs a map lookup; the response schema below
+ * documents it (a pre-built Response is not re-validated).
+ */
+export function dashboardRoutes(deps: { sql: Sql; cache: SummaryCache }) {
+  const { sql, cache } = deps;
+  return new Elysia({ prefix: '/api/v1/dashboard', tags: ['dashboard'] })
+    .get(
+      '/summary',
+      async ({ query, request }) => {
+        const entry = await cache.get(query);
+        const headers = {
+          etag: entry.etag,
+          // Clients may keep it but must revalidate: counts change at any time.
+          'cache-control': 'no-cache',
+        };
+        if (etagMatches(request.headers.get('if-none-match'), entry.etag)) {
+          return new Response(null, { status: 304, headers });
+        }
+        return new Response(entry.body, {
+          headers: { ...headers, 'content-type': 'application/json; charset=utf-8' },
+        });
+      },
+      {
+        query: SummaryQuery,
+        response: {
+          200: Summary,
+          304: t.Void({ description: 'Not Modified: If-None-Match matched the ETag' }),
+          ...errors(422, 503),
+        },
+        detail: {
+          summary: 'Task and user counts for the dashboard (filters restrict every task count)',
+          description:
+            'Exact counts from the trigger-maintained aggregates, reflecting every committed change within a second. Carries an ETag; send it back in If-None-Match to get 304.',
+        },
+      },
+    )
+    .get('/trends', ({ query }) => computeTrends(sql, query.days ?? 30), {
+      query: TrendsQuery,
+      response: { 200: t.Array(TrendPoint), ...errors(422, 503) },
+      detail: {
+        summary: 'Tasks created and completed per UTC day, ending today, oldest first, zeros included',
+      },
+    });
+}

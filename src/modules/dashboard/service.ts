@@ -1,0 +1,268 @@
+import type Redis from 'ioredis';
+import type { Queryable, Sql } from '../../db/client';
+import type { Logger } from '../../lib/logger';
+import { TASK_PRIORITIES, TASK_STATUSES, type TaskFilters } from '../tasks/model';
+import type { TaskCounter } from '../tasks/service';
+import type { Summary, SummaryFilters, TrendPoint } from './model';
+
+/** The channel the analytics triggers notify on for writes made outside the server (psql, imports). */
+export const ANALYTICS_CHANNEL = 'hive_analytics';
+
+function cubeFilter(sql: Queryable, f: SummaryFilters) {
+  return sql`
+    ${f.status ? sql`and status = ${f.status}` : sql``}
+    ${f.priority ? sql`and priority = ${f.priority}` : sql``}
+    ${f.category ? sql`and category = ${f.category}` : sql``}`;
+}
+
+/**
+ * X-Total-Count for GET /tasks from the cube: exact (the triggers run in the writers'
+ * transactions) and O(cube rows) instead of O(tasks). The cube has no assignee, so a
+ * filter on it falls back to counting rows.
+ */
+export const countTasksFromCube: TaskCounter = async (sql, f: TaskFilters) => {
+  if (f.assignee_id) {
+    const [row] = await sql<{ n: number }[]>`
+      select count(*)::int as n from tasks
+       where assignee_id = ${f.assignee_id} ${cubeFilter(sql, f)}`;
+    return row?.n ?? 0;
+  }
+  const [row] = await sql<{ n: number }[]>`
+    select coalesce(sum(n), 0)::float8 as n from task_counts where true ${cubeFilter(sql, f)}`;
+  return row?.n ?? 0;
+};
+
+/** The committed change counter: grows with every committed change to the aggregates. */
+export async function readVersion(sql: Queryable): Promise<string> {
+  const [row] = await sql<{ v: string }[]>`select coalesce(sum(v), 0)::text as v from analytics_version`;
+  return row!.v;
+}
+
+interface SummaryRow {
+  version: string;
+  active: number;
+  online: number;
+  by_status: Record<string, number>;
+  by_priority: Record<string, number>;
+  by_category: Record<string, number>;
+}
+
+/**
+ * The summary from the aggregates: one statement, so the counts, the user counts and the
+ * version all come from one snapshot (the version names exactly the state the counts show).
+ */
+export async function computeSummary(sql: Queryable, f: SummaryFilters): Promise<Summary> {
+  const [row] = await sql<SummaryRow[]>`
+    with c as (
+      select status, priority, category, sum(n)::bigint as n
+        from task_counts where true ${cubeFilter(sql, f)}
+       group by 1, 2, 3 having sum(n) <> 0
+    )
+    select (select coalesce(sum(v), 0)::text from analytics_version) as version,
+           u.active::float8 as active, u.online::float8 as online,
+           (select coalesce(json_object_agg(status, n), '{}') from (select status, sum(n) as n from c group by 1) s) as by_status,
+           (select coalesce(json_object_agg(priority, n), '{}') from (select priority, sum(n) as n from c group by 1) p) as by_priority,
+           (select coalesce(json_object_agg(category, n order by category), '{}')
+              from (select category, sum(n) as n from c group by 1) g) as by_category
+      from user_counts u where u.id`;
+  const r = row!;
+  const byStatus = Object.fromEntries(TASK_STATUSES.map((s) => [s, Number(r.by_status[s] ?? 0)]));
+  const byPriority = Object.fromEntries(TASK_PRIORITIES.map((p) => [p, Number(r.by_priority[p] ?? 0)]));
+  const total = Object.values(byStatus).reduce((a, b) => a + b, 0);
+  const completed = byStatus.completed ?? 0;
+  return {
+    total_tasks: total,
+    completed_tasks: completed,
+    completion_rate: total === 0 ? 0 : Math.round((completed / total) * 10_000) / 10_000,
+    active_users: r.active,
+    online_users: r.online,
+    tasks_by_status: byStatus as Summary['tasks_by_status'],
+    tasks_by_priority: byPriority as Summary['tasks_by_priority'],
+    tasks_by_category: Object.fromEntries(Object.entries(r.by_category).map(([k, v]) => [k, Number(v)])),
+    generated_at: new Date().toISOString(),
+    version: r.version,
+  };
+}
+
+/** One entry per UTC day ending today, oldest first, zeros included. */
+export async function computeTrends(sql: Queryable, days: number): Promise<TrendPoint[]> {
+  return sql<TrendPoint[]>`
+    with span as (
+      select d::date as day
+        from generate_series((now() at time zone 'UTC')::date - ${days - 1}::int,
+                             (now() at time zone 'UTC')::date, interval '1 day') d
+    )
+    select to_char(span.day, 'YYYY-MM-DD') as date,
+           coalesce(sum(t.created), 0)::float8 as created,
+           coalesce(sum(t.completed), 0)::float8 as completed
+      from span left join task_daily t on t.day = span.day
+     group by span.day order by span.day`;
+}
+
+/** A summary ready to send: serialised once, with its ETag. */
+export interface SummaryEntry {
+  summary: Summary;
+  body: string;
+  etag: string;
+}
+
+function filterKey(f: SummaryFilters): string {
+  if (!f.status && !f.priority && !f.category) return '';
+  return JSON.stringify([f.status ?? null, f.priority ?? null, f.category ?? null]);
+}
+
+function toEntry(summary: Summary, key: string): SummaryEntry {
+  const tag = key === '' ? `v${summary.version}` : `v${summary.version}-${Bun.hash(key).toString(36)}`;
+  return { summary, body: JSON.stringify(summary), etag: `W/"${tag}"` };
+}
+
+/** Weak comparison (RFC 9110 §13.1.2): `*`, or any listed tag equal once `W/` is ignored. */
+export function etagMatches(ifNoneMatch: string | null, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  const bare = etag.replace(/^W\//, '');
+  return ifNoneMatch
+    .split(',')
+    .map((s) => s.trim())
+    .some((s) => s === '*' || s.replace(/^W\//, '') === bare);
+}
+
+/** Filtered summaries kept at once; beyond this the oldest is dropped (filters are free text). */
+const MAX_FILTERED_ENTRIES = 256;
+/** How long a summary stays in Redis: only the current version is ever asked for, so briefly. */
+const REDIS_TTL_S = 60;
+
+/**
+ * The summary cache. In memory per filter, for the current generation; `invalidate()`
+ * starts a new generation, after which nothing older is served: a load started before it
+ * answers only the requests that were already waiting, and is not kept. On a miss one load
+ * runs per filter (single-flight), so a burst after a change costs one database read.
+ * The unfiltered summary is also shared through Redis keyed by version: an instance first
+ * reads the version (a 16-row sum) and takes the summary another instance already
+ * computed for it. The version names a committed state exactly (see migration 0003), so a
+ * summary found under it is neither older nor newer than the database.
+ */
+export function createSummaryCache(deps: {
+  sql: Sql;
+  redis: Redis | undefined;
+  redisPrefix: string;
+  log: Logger;
+}) {
+  const { sql, redis, log } = deps;
+  const redisKey = (version: string) => `${deps.redisPrefix}dashboard:summary:${version}`;
+  let generation = 0;
+  /** Highest version seen in a summary or a poll: a poll that finds more means a change. */
+  let knownVersion = -1n;
+  const entries = new Map<string, { gen: number; entry: SummaryEntry }>();
+  const inflight = new Map<string, { gen: number; promise: Promise<SummaryEntry> }>();
+
+  /**
+   * A version read from the database. Newer than any seen before means a change we were not
+   * told about (a missed event, a write by some other path): everything cached is older, so
+   * a new generation starts. Returns whether it did.
+   */
+  function observe(v: string): boolean {
+    const n = BigInt(v);
+    if (n <= knownVersion) return false;
+    const first = knownVersion < 0n;
+    knownVersion = n;
+    if (!first) generation += 1;
+    return !first;
+  }
+
+  async function fromRedis(version: string): Promise<Summary | undefined> {
+    if (!redis) return undefined;
+    try {
+      const raw = await redis.get(redisKey(version));
+      return raw ? (JSON.parse(raw) as Summary) : undefined;
+    } catch (err) {
+      log.debug('dashboard summary: redis unavailable, reading the database', { err });
+      return undefined;
+    }
+  }
+
+  /** `bumped`: this load found a newer version and started the new generation itself. */
+  async function load(
+    key: string,
+    filters: SummaryFilters,
+  ): Promise<{ entry: SummaryEntry; bumped: boolean }> {
+    const started = performance.now();
+    if (key === '' && redis) {
+      const version = await readVersion(sql);
+      const bumped = observe(version);
+      const current = entries.get('');
+      if (current?.entry.summary.version === version) {
+        // The invalidation was for a change that did not move the counts (a title edit).
+        log.debug('dashboard summary revalidated', { version, duration_ms: ms(started) });
+        return { entry: current.entry, bumped };
+      }
+      const shared = await fromRedis(version);
+      if (shared) {
+        log.debug('dashboard summary from redis', { version, duration_ms: ms(started) });
+        return { entry: toEntry(shared, key), bumped };
+      }
+    }
+    const summary = await computeSummary(sql, filters);
+    const bumped = observe(summary.version);
+    log.debug('dashboard summary computed', {
+      version: summary.version,
+      filtered: key !== '',
+      duration_ms: ms(started),
+    });
+    if (key === '' && redis) {
+      redis.set(redisKey(summary.version), JSON.stringify(summary), 'EX', REDIS_TTL_S).catch((err) => {
+        log.debug('dashboard summary: could not share through redis', { err });
+      });
+    }
+    return { entry: toEntry(summary, key), bumped };
+  }
+
+  return {
+    async get(filters: SummaryFilters): Promise<SummaryEntry> {
+      const key = filterKey(filters);
+      const gen = generation;
+      const hit = entries.get(key);
+      if (hit && hit.gen === gen) {
+        if (log.isLevelEnabled('debug'))
+          log.debug('dashboard summary cache hit', { version: hit.entry.summary.version });
+        return hit.entry;
+      }
+      const pending = inflight.get(key);
+      if (pending && pending.gen === gen) return pending.promise;
+      if (log.isLevelEnabled('debug')) log.debug('dashboard summary cache miss', { filtered: key !== '' });
+      const promise = load(key, filters).then(
+        ({ entry, bumped }) => {
+          if (inflight.get(key)?.promise === promise) inflight.delete(key);
+          // Kept only if no invalidation arrived meanwhile (other than the one this load made).
+          const keptGen = gen + (bumped ? 1 : 0);
+          if (generation === keptGen) {
+            entries.delete(key); // re-insert: Map order is the eviction order
+            entries.set(key, { gen: keptGen, entry });
+            if (entries.size > MAX_FILTERED_ENTRIES + 1) {
+              const oldest = entries.keys().next().value;
+              if (oldest !== undefined) entries.delete(oldest);
+            }
+          }
+          return entry;
+        },
+        (err) => {
+          if (inflight.get(key)?.promise === promise) inflight.delete(key);
+          throw err;
+        },
+      );
+      inflight.set(key, { gen, promise });
+      return promise;
+    },
+
+    /** Something changed (or may have): nothing cached before now is served again. */
+    invalidate(): void {
+      generation += 1;
+    },
+
+    /** A poll read this version: true (and invalidated) when it is newer than any seen. */
+    observeVersion: observe,
+  };
+}
+
+export type SummaryCache = ReturnType<typeof createSummaryCache>;
+
+const ms = (since: number) => Math.round((performance.now() - since) * 100) / 100;
