@@ -207,15 +207,17 @@ export function createApp(deps: AppDeps) {
         try {
           await withTimeout(sql`select 1`);
           checks.database = 'ok';
-        } catch {
+        } catch (err) {
           checks.database = 'down';
+          log.warn('readiness: database check failed', { err });
         }
         if (redis) {
           try {
             await withTimeout(redis.ping());
             checks.redis = 'ok';
-          } catch {
+          } catch (err) {
             checks.redis = 'down';
+            log.warn('readiness: redis check failed', { err });
           }
         }
         const failed = Object.keys(checks).filter((k) => checks[k] === 'down');
