@@ -35,6 +35,7 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard page', () => {
   let page: Page;
   let problems: PageProblems;
   const framesSeen: { type: string; data?: unknown }[] = [];
+  const summaryResponses: { status: number; ifNoneMatch: string | undefined }[] = [];
 
   const summary = async (query = '') => {
     const res = await api.get(`/api/v1/dashboard/summary${query}`);
@@ -82,6 +83,14 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard page', () => {
       expect(res.status).toBe(201);
     }
     ({ page, problems } = await openPage({ width: 1280, height: 900 }));
+    page.on('response', (res) => {
+      if (res.url().includes('/api/v1/dashboard/summary')) {
+        summaryResponses.push({
+          status: res.status(),
+          ifNoneMatch: res.request().headers()['if-none-match'],
+        });
+      }
+    });
     // Observe (not alter) what the server pushes to the page's sockets.
     page.on('websocket', (ws) =>
       ws.on('framereceived', ({ payload }) => {
@@ -200,6 +209,11 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard page', () => {
     expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(
       true,
     );
+    // Idle polls are conditional: If-None-Match, answered 304.
+    await waitFor(() => summaryResponses.some((r) => r.status === 304 && r.ifNoneMatch), {
+      timeoutMs: 12_000,
+      what: 'a 304 answer to a conditional summary poll',
+    });
   });
 
   test('signing in through the form shows Team Coordination, with the token kept out of the URL', async () => {
@@ -284,6 +298,33 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard page', () => {
     // It never became markup: no <img> anywhere, no dialog opened.
     expect(await page.locator('img').count()).toBe(0);
     expect(problems.dialogs).toEqual([]);
+  });
+
+  test('task changes and deletions show in the live activity feed', async () => {
+    const created = await api.post(
+      '/api/v1/tasks',
+      { title: 'Water the plants', category: 'ops' },
+      owner.token,
+    );
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    await waitFor(async () => (await textOf(page, '#activity'))?.includes('New task Water the plants'), {
+      what: 'the new task in the feed',
+    });
+    expect((await api.patch(`/api/v1/tasks/${id}`, { status: 'completed' }, owner.token)).status).toBe(200);
+    await waitFor(
+      async () => (await textOf(page, '#activity'))?.includes('Water the plants is now completed'),
+      {
+        what: 'the update in the feed',
+      },
+    );
+    expect((await api.delete(`/api/v1/tasks/${id}`, owner.token)).status).toBe(204);
+    await waitFor(async () => (await textOf(page, '#activity'))?.includes('Deleted Water the plants'), {
+      what: 'the deletion in the feed',
+    });
+    const after = await summary();
+    await waitForText('#kpi-total', String(after.total_tasks));
+    await waitForText('#kpi-completed', String(after.completed_tasks));
   });
 
   test('after a dropped connection the page says it is reconnecting, then is live again', async () => {
