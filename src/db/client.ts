@@ -47,6 +47,7 @@ export function createSql(url: string, options: SqlOptions): Sql {
     onnotice: () => {},
     transform: { undefined: null },
     connection: { application_name: options.applicationName ?? 'hive' },
-    socket: startupGuardedSocket as unknown as postgres.Options<{}>['socket'],
+    // A documented option (README "Custom socket") that the bundled typings omit.
+    ...({ socket: startupGuardedSocket } as object),
   });
 }
