@@ -59,6 +59,13 @@ try {
   await waitFor(async () => (await page.locator('.trend-svg').count()) === 1, { what: 'the trend' });
   await waitFor(async () => (await page.textContent('#kpi-online')) === '4', { what: 'four online' });
   await waitFor(async () => (await page.textContent('#kpi-total')) === '302', { what: 'the two new tasks' });
+  const trend = (await (await fetch(`${server.url}/api/v1/dashboard/trends?days=30`)).json()) as {
+    created: number;
+  }[];
+  const created = String(trend.reduce((n, d) => n + d.created, 0));
+  await waitFor(async () => (await page.textContent('.key-created strong')) === created, {
+    what: 'the trend to include the new tasks',
+  });
   await page.mouse.move(0, 0);
   await page.screenshot({ path: OUT, fullPage: true });
   console.log(`wrote ${OUT} (${Bun.file(OUT).size} bytes)`);
