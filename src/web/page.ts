@@ -34,6 +34,7 @@ export function renderPage(): string {
 <body>
 <header class="topbar">
   <div class="brand"><span class="logo" aria-hidden="true"></span><span class="brand-name">HIVE</span><span class="brand-sub">Team dashboard</span></div>
+  <a class="jump" href="#team-title">Team</a>
   <div class="conn" id="conn" data-state="connecting" role="status" aria-live="polite"><span class="conn-dot" aria-hidden="true"></span><span id="conn-text">Connecting…</span></div>
 </header>
 <div class="banner" id="banner" role="alert" hidden></div>
