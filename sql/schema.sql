@@ -173,11 +173,14 @@ CREATE FUNCTION public.tasks__count_changes() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 declare
+  s smallint := pg_backend_pid() % 16;
   ks text[]; kp text[]; kc text[]; kn bigint[];
   dd date[]; dc bigint[]; dk bigint[];
+  bumped integer;
+  zs text[]; zp text[]; zc text[]; zd date[];
 begin
-  -- Each branch turns the statement's rows into signed rows (+1 new, -1 old) grouped by
-  -- key; keys whose delta nets to zero (e.g. a title edit) are dropped.
+  -- Each branch reduces the statement's rows to signed deltas (+1 new, -1 old) grouped by
+  -- key, sorted; keys whose delta nets to zero (e.g. a title edit) are dropped.
   if tg_op = 'INSERT' then
     select array_agg(status order by status, priority, category), array_agg(priority order by status, priority, category),
            array_agg(category order by status, priority, category), array_agg(n order by status, priority, category)
@@ -226,10 +229,44 @@ begin
             having sum(v.c) <> 0 or sum(v.k) <> 0) g
       into dd, dc, dk;
   end if;
+  if ks is null and dd is null then
+    return null; -- nothing any aggregate shows changed: the version (and so ETags) stays
+  end if;
 
-  -- A statement that changed no aggregate keeps the version, so ETags and caches stay valid.
-  if task_counts__apply(ks, kp, kc, kn) + task_daily__apply(dd, dc, dk) > 0 then
-    perform analytics__bump_version(false);
+  with uk as (
+    insert into task_counts as t (status, priority, category, slot, n)
+    select x.status, x.priority, x.category, s, x.n from unnest(ks, kp, kc, kn) as x(status, priority, category, n)
+    on conflict (status, priority, category, slot) do update set n = t.n + excluded.n
+    returning t.status, t.priority, t.category, t.n
+  ), ud as (
+    insert into task_daily as t (day, slot, created, completed)
+    select x.d, s, x.c, x.k from unnest(dd, dc, dk) as x(d, c, k)
+    on conflict (day, slot) do update
+      set created = t.created + excluded.created, completed = t.completed + excluded.completed
+    returning t.day, t.created, t.completed
+  ), v as (
+    insert into analytics_version as t (slot, v)
+    select s, 1 where exists (select from uk) or exists (select from ud)
+    on conflict (slot) do update set v = t.v + 1
+    returning 1
+  )
+  select (select count(*) from v),
+         array_agg(z.status), array_agg(z.priority), array_agg(z.category),
+         (select array_agg(day) from ud where created = 0 and completed = 0)
+    from (select status, priority, category from uk where n = 0) z
+    into bumped, zs, zp, zc, zd;
+
+  if zs is not null then
+    delete from task_counts t
+     using unnest(zs, zp, zc) as z(status, priority, category)
+     where t.slot = s and t.status = z.status and t.priority = z.priority
+       and t.category = z.category and t.n = 0;
+  end if;
+  if zd is not null then
+    delete from task_daily t where t.slot = s and t.day = any (zd) and t.created = 0 and t.completed = 0;
+  end if;
+  if bumped > 0 and current_setting('application_name') not like 'hive %' then
+    perform pg_notify('hive_analytics', '');
   end if;
   return null;
 end;
