@@ -24,10 +24,17 @@ export interface SocketHub {
   broadcast(frame: Frame): void;
   size(): number;
   all(): IterableIterator<HubSocket>;
+  /**
+   * Route `broadcast` through a native fan-out (Bun's `server.publish` to a topic every
+   * socket subscribes to): one serialisation, one loop in uWebSockets instead of a send per
+   * socket in JS, which matters when a connect storm makes every transition reach every socket.
+   */
+  useNativeBroadcast(publish: ((text: string) => void) | undefined): void;
 }
 
 export function createSocketHub(): SocketHub {
   const sockets = new Map<string, HubSocket>();
+  let nativePublish: ((text: string) => void) | undefined;
   return {
     add: (s) => void sockets.set(s.connId, s),
     remove: (id) => void sockets.delete(id),
@@ -35,9 +42,13 @@ export function createSocketHub(): SocketHub {
     broadcast(frame) {
       if (sockets.size === 0) return;
       const text = JSON.stringify(frame);
-      for (const s of sockets.values()) s.sendRaw(text);
+      if (nativePublish) nativePublish(text);
+      else for (const s of sockets.values()) s.sendRaw(text);
     },
     size: () => sockets.size,
     all: () => sockets.values(),
+    useNativeBroadcast(publish) {
+      nativePublish = publish;
+    },
   };
 }

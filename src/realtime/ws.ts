@@ -61,6 +61,9 @@ export interface WsRouteDeps {
   onClose(conn: Connection, code: number): void;
 }
 
+/** The topic every hub socket subscribes to, so `hub.broadcast` is one native publish. */
+const BROADCAST_TOPIC = 'hive:all';
+
 const frame = (type: string, data?: unknown) =>
   JSON.stringify(data === undefined ? { type } : { type, data });
 const PONG = frame('pong');
@@ -77,6 +80,7 @@ export function wsRoutes(deps: WsRouteDeps) {
   // Elysia hands each event a fresh wrapper; the per-socket `data` object is what stays put.
   const connectionBySocketData = new WeakMap<object, Connection & { tokens: number; refilledAt: number }>();
   let sequence = 0;
+  let nativeBroadcastInstalled = false;
 
   return new Elysia({ name: 'hive.ws' }).use(authPlugin(config)).ws('/ws', {
     detail: {
@@ -87,12 +91,16 @@ export function wsRoutes(deps: WsRouteDeps) {
     },
     // Elysia's ws route ignores a value returned from beforeHandle, so refusal is a throw,
     // which the global onError turns into the contract's 401 body.
-    async beforeHandle({ query, request, verifyAccessToken }) {
+    async beforeHandle({ query, request, server, verifyAccessToken }) {
       const token = typeof query.token === 'string' ? query.token : undefined;
       if (!token) throw new UnauthorizedError('Missing access token; connect to /ws?token=<access_token>.');
       const user = await verifyAccessToken(token);
       if (!user) throw new UnauthorizedError('The access token is invalid or has expired.', 'invalid_token');
       verifiedUpgrades.set(request, user);
+      if (server && !nativeBroadcastInstalled) {
+        nativeBroadcastInstalled = true;
+        hub.useNativeBroadcast((text) => void server.publish(BROADCAST_TOPIC, text));
+      }
     },
     open(ws) {
       const raw = ws.raw as ServerWebSocket<unknown>;
@@ -120,6 +128,7 @@ export function wsRoutes(deps: WsRouteDeps) {
       };
       connectionBySocketData.set(raw.data as object, conn);
       hub.add(conn);
+      raw.subscribe(BROADCAST_TOPIC);
       deps.onOpen(conn);
     },
     message(ws, message) {

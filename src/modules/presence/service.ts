@@ -29,8 +29,13 @@ export function presenceTimings(ttlMs: number) {
 
 /** Largest batch in one UPDATE; a storm of 10k users becomes a handful of statements. */
 const MAX_BATCH = 2_000;
-/** Wait this long for more transitions before the first flush; later ones batch while a flush runs. */
-const BATCH_WINDOW_MS = 2;
+/**
+ * No fixed batching window: the first transition is written at once (lowest latency when
+ * quiet) and everything arriving while that write is in flight forms the next batch, so
+ * batches grow exactly as fast as the database falls behind. `setImmediate`, not a timer:
+ * during a connect storm the event loop is saturated with upgrades and timers fire late.
+ */
+const FLUSH_NOW = 0;
 const RETRY_AFTER_DB_ERROR_MS = 500;
 
 /**
@@ -40,22 +45,27 @@ const RETRY_AFTER_DB_ERROR_MS = 500;
  */
 function createTransitionWriter(deps: { users: UsersService; bus: EventBus; log: Logger }) {
   const queued = new Map<string, OnlineStatusChange>();
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: ReturnType<typeof setTimeout> | ReturnType<typeof setImmediate> | undefined;
   let inflight: Promise<void> | undefined;
   const idleWaiters: (() => void)[] = [];
 
   function schedule(delayMs: number) {
     if (timer || inflight || queued.size === 0) return;
-    timer = setTimeout(flush, delayMs);
+    timer = delayMs === FLUSH_NOW ? setImmediate(flush) : setTimeout(flush, delayMs);
   }
 
   function flush() {
     timer = undefined;
     const batch = [...queued.values()].slice(0, MAX_BATCH);
     for (const change of batch) queued.delete(change.userId);
+    const startedAt = performance.now();
     inflight = deps.users
       .setUsersOnlineStatus(batch)
       .then((rows: UserStatus[]) => {
+        deps.log.debug('presence batch written', {
+          users: batch.length,
+          duration_ms: Math.round((performance.now() - startedAt) * 100) / 100,
+        });
         for (const row of rows) deps.bus.publish(PRESENCE_TOPIC, { type: USER_STATUS_UPDATE, data: row });
         return 0;
       })
@@ -75,7 +85,7 @@ function createTransitionWriter(deps: { users: UsersService; bus: EventBus; log:
   return {
     enqueue(userId: string, isOnline: boolean) {
       queued.set(userId, { userId, isOnline, at: new Date() });
-      schedule(BATCH_WINDOW_MS);
+      schedule(FLUSH_NOW);
     },
     has: (userId: string) => queued.has(userId),
     /** Resolves once everything queued so far is written (or the deadline passes). */
