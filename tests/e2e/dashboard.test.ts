@@ -23,6 +23,7 @@ import {
 
 const HOSTILE = '<img src=x onerror=alert(1)>';
 
+afterAll(closeBrowser);
 setDefaultTimeout(60_000);
 
 // Started at the top level so that startTestServer's afterAll (stop, drop the database) belongs
@@ -102,8 +103,6 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard page', () => {
       }),
     );
   });
-
-  afterAll(closeBrowser);
 
   test('GET / serves the page with a strict Content-Security-Policy and no inline script', async () => {
     const res = await fetch(`${server.url}/`);

@@ -16,13 +16,12 @@ import { closeBrowser, HAVE_CHROMIUM, isVisible, openPage, textOf } from './brow
  * embedded database would come back empty).
  */
 
+afterAll(closeBrowser);
 setDefaultTimeout(90_000);
 
 describe.skipIf(!HAVE_CHROMIUM || !REAL_DB)(
   'dashboard page across a server restart (real PostgreSQL only)',
   () => {
-    afterAll(closeBrowser);
-
     test('reconnecting while the server is down, then live again with the same session, without a reload', async () => {
       const db = await createTestDatabase();
       const redisPrefix = uniquePrefix();

@@ -10,6 +10,7 @@ import { closeBrowser, HAVE_CHROMIUM, isVisible, openPage, textOf } from './brow
  * here starts on an empty database and issues 4-second tokens.
  */
 
+afterAll(closeBrowser);
 setDefaultTimeout(60_000);
 
 const TOKEN_TTL_S = 4;
@@ -19,8 +20,6 @@ const server = HAVE_CHROMIUM
 const api = HAVE_CHROMIUM ? apiClient(server.url) : (undefined as never);
 
 describe.skipIf(!HAVE_CHROMIUM)('dashboard page states', () => {
-  afterAll(closeBrowser);
-
   test('loading: before the summary answers, the page says it is loading', async () => {
     const { page, context } = await openPage();
     let release!: () => void;
