@@ -135,7 +135,7 @@ async function loadSummaries(): Promise<void> {
       fetchSummary(filters),
       ...active.map((d) => fetchSummary({ ...filters, [d]: undefined })),
     ]);
-    if (JSON.stringify(filters) !== JSON.stringify(state.filters)) return; // superseded by a click
+    if (DIMENSIONS.some((d) => filters[d] !== state.filters[d])) return; // superseded by a click
     const facets: Partial<Record<Dimension, Summary>> = {};
     for (const d of DIMENSIONS) facets[d] = main!.summary;
     active.forEach((d, i) => {
@@ -456,6 +456,8 @@ function loadSession(): Session | undefined {
 }
 
 async function beginSession(session: Session): Promise<void> {
+  live?.stop();
+  live = undefined;
   state.session = session;
   state.loginNote = undefined;
   state.online.clear();
@@ -533,6 +535,7 @@ function endSession(reason: 'expired' | 'signed_out'): void {
   state.liveState = undefined;
   state.online.clear();
   state.onlineLoaded = false;
+  lastFrame.clear();
   saveSession(undefined);
   state.loginNote =
     reason === 'expired' ? 'Your session has expired. Sign in again to see who is online.' : undefined;
