@@ -168,6 +168,9 @@ try {
     bulkRows.push([mode, round(s, 2)]);
   }
   await configure('incremental');
+  // The "none" runs wrote behind the aggregates' back on purpose: that is what the rebuild is for.
+  const [drift] = await sql`select count(*)::int as diffs from analytics_check()`;
+  await sql`select analytics_rebuild()`;
   const [check] = await sql`select count(*)::int as diffs from analytics_check()`;
 
   const report = [
@@ -179,7 +182,7 @@ try {
     '',
     table(['bulk INSERT of 100k rows (one statement, rolled back)', 'seconds'], bulkRows),
     '',
-    `analytics_check() after the runs: ${check!.diffs} differences.`,
+    `analytics_check() after the runs: ${drift!.diffs} differing keys (the "none" runs bypassed the triggers), ${check!.diffs} after analytics_rebuild().`,
   ].join('\n');
   console.log(report);
   if (WRITE) writeSection('analytics-writes', report);

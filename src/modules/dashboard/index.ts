@@ -2,32 +2,26 @@ import { Elysia, t } from 'elysia';
 import type { Sql } from '../../db/client';
 import { errors } from '../../lib/schemas';
 import { Summary, SummaryQuery, TrendPoint, TrendsQuery } from './model';
-import { computeTrends, etagMatches, type SummaryCache } from './service';
+import { computeTrends, etagMatches, type SummaryCache, type SummaryEntry } from './service';
 
 /**
  * Public, aggregated, no personal data. The summary is answered from the cache with a body
  * serialised once per version, so a hit costs a map lookup; the response schema below
  * documents it (a pre-built Response is not re-validated).
  */
+function respond(entry: SummaryEntry, request: Request): Response {
+  if (etagMatches(request.headers.get('if-none-match'), entry.etag)) {
+    return new Response(null, { status: 304, headers: { etag: entry.etag, 'cache-control': 'no-cache' } });
+  }
+  return new Response(entry.body, { headers: entry.headers });
+}
+
 export function dashboardRoutes(deps: { sql: Sql; cache: SummaryCache }) {
   const { sql, cache } = deps;
   return new Elysia({ prefix: '/api/v1/dashboard', tags: ['dashboard'] })
     .get(
       '/summary',
-      async ({ query, request }) => {
-        const entry = await cache.get(query);
-        const headers = {
-          etag: entry.etag,
-          // Clients may keep it but must revalidate: counts change at any time.
-          'cache-control': 'no-cache',
-        };
-        if (etagMatches(request.headers.get('if-none-match'), entry.etag)) {
-          return new Response(null, { status: 304, headers });
-        }
-        return new Response(entry.body, {
-          headers: { ...headers, 'content-type': 'application/json; charset=utf-8' },
-        });
-      },
+      async ({ query, request }) => respond(cache.peek(query) ?? (await cache.get(query)), request),
       {
         query: SummaryQuery,
         response: {

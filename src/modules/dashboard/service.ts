@@ -104,6 +104,8 @@ export interface SummaryEntry {
   summary: Summary;
   body: string;
   etag: string;
+  /** Response headers, built once per entry. */
+  headers: Record<string, string>;
 }
 
 function filterKey(f: SummaryFilters): string {
@@ -113,7 +115,14 @@ function filterKey(f: SummaryFilters): string {
 
 function toEntry(summary: Summary, key: string): SummaryEntry {
   const tag = key === '' ? `v${summary.version}` : `v${summary.version}-${Bun.hash(key).toString(36)}`;
-  return { summary, body: JSON.stringify(summary), etag: `W/"${tag}"` };
+  const etag = `W/"${tag}"`;
+  return {
+    summary,
+    body: JSON.stringify(summary),
+    etag,
+    // no-cache: clients may keep it but must revalidate, counts change at any time.
+    headers: { etag, 'cache-control': 'no-cache', 'content-type': 'application/json; charset=utf-8' },
+  };
 }
 
 /** Weak comparison (RFC 9110 §13.1.2): `*`, or any listed tag equal once `W/` is ignored. */
@@ -217,6 +226,17 @@ export function createSummaryCache(deps: {
   }
 
   return {
+    /** The cached entry for these filters if it is current, without waiting. */
+    peek(filters: SummaryFilters): SummaryEntry | undefined {
+      const hit = entries.get(filterKey(filters));
+      if (hit && hit.gen === generation) {
+        if (log.isLevelEnabled('debug'))
+          log.debug('dashboard summary cache hit', { version: hit.entry.summary.version });
+        return hit.entry;
+      }
+      return undefined;
+    },
+
     async get(filters: SummaryFilters): Promise<SummaryEntry> {
       const key = filterKey(filters);
       const gen = generation;
