@@ -7,7 +7,8 @@
  * each measured right after a bare `Bun.serve` JSON endpoint (also its own process) in the
  * same run, so the ratio holds on a noisy machine even when absolute figures do not.
  *
- *   bun bench/http.ts [--seconds 10] [--connections 100] [--tasks 100000] [--database URL] [--write]
+ *   bun bench/http.ts [--seconds 10] [--connections 100] [--tasks 100000] [--database URL]
+ *                     [--cases login,task] [--write]
  *
  * Without --database a scratch database is created on BENCH_DATABASE_URL (default
  * postgres://postgres@127.0.0.1:5432/postgres), seeded with --tasks tasks and dropped at the
@@ -213,7 +214,8 @@ async function main() {
           }),
       },
     ];
-    for (const c of cases) {
+    const wanted = option('cases')?.split(',');
+    for (const c of cases.filter((x) => !wanted || wanted.some((w) => x.name.startsWith(w)))) {
       const baseline = await load({ label: 'bare', url: bare.url, connections, durationS: seconds });
       const measured = await c.run();
       results.push({ name: c.name, api: measured, bare: baseline });

@@ -117,6 +117,8 @@ export function createApp(deps: AppDeps) {
         status = appError.status;
         body = errorBody(appError.code, appError.message, appError.details);
         if (appError instanceof RateLimitedError) set.headers['retry-after'] = String(appError.retryAfterS);
+        // Overload or a dependency down: worth retrying soon, and saying so lets clients back off.
+        else if (appError.status === 503) set.headers['retry-after'] = '1';
       } else if (code === 'VALIDATION') {
         status = 422;
         body = errorBody('validation_error', 'The request is not valid.', validationDetails(error));

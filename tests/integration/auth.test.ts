@@ -132,6 +132,28 @@ describe('POST /api/v1/auth/login', () => {
   });
 });
 
+describe('a burst of logins', () => {
+  test('is answered promptly with 401/503 (never a pile-up or a 500), and logins work right after', async () => {
+    const u = await api.newUser();
+    // More attempts than the password gate runs and queues at once (cores × 9).
+    const burst = (navigator.hardwareConcurrency || 1) * 9 + 30;
+    const results = await Promise.all(
+      Array.from({ length: burst }, () =>
+        api.post('/api/v1/auth/login', { email: u.email, password: 'wrong password' }),
+      ),
+    );
+    const statuses = new Set(results.map((r) => r.status));
+    expect([...statuses].every((s) => s === 401 || s === 503)).toBe(true);
+    const busy = results.filter((r) => r.status === 503);
+    expect(busy.length).toBeGreaterThan(0);
+    for (const r of busy) {
+      expect(r.body).toEqual(errorShape('service_unavailable'));
+      expect(r.headers.get('retry-after')).toBe('1');
+    }
+    expect((await api.post('/api/v1/auth/login', { email: u.email, password: u.password })).status).toBe(200);
+  });
+});
+
 describe('authentication failures on a protected route', () => {
   let userId: string;
   test('setup', async () => {

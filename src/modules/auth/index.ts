@@ -14,14 +14,14 @@ export function authRoutes(deps: { config: Config; users: UsersService; loginLim
     .use(authPlugin(config))
     .post(
       '/register',
-      async ({ body, set }) => {
-        const user = await users.register(body);
+      async ({ body, set, request }) => {
+        const user = await users.register(body, request.signal);
         set.status = 201;
         return user;
       },
       {
         body: RegisterBody,
-        response: { 201: UserPrivate, ...errors(409, 413, 422) },
+        response: { 201: UserPrivate, ...errors(409, 413, 422, 503) },
         detail: { summary: 'Create an account (role member)' },
       },
     )
@@ -34,7 +34,7 @@ export function authRoutes(deps: { config: Config; users: UsersService; loginLim
         const ip = server?.requestIP(request)?.address ?? 'unknown';
         const verdict = await loginLimiter.hit(`login:${ip}:${normaliseEmail(login)}`);
         if (!verdict.allowed) throw new RateLimitedError(verdict.retryAfterS);
-        const user = await users.authenticate(login, body.password);
+        const user = await users.authenticate(login, body.password, request.signal);
         return {
           access_token: await signAccessToken({ id: user.id, role: user.role }),
           token_type: 'bearer' as const,
@@ -43,7 +43,7 @@ export function authRoutes(deps: { config: Config; users: UsersService; loginLim
       },
       {
         body: LoginBody,
-        response: { 200: TokenResponse, ...errors(401, 413, 422, 429) },
+        response: { 200: TokenResponse, ...errors(401, 413, 422, 429, 503) },
         detail: {
           summary: 'Exchange email and password for an access token',
           description:

@@ -1,6 +1,7 @@
 import type { Queryable, Sql } from '../../db/client';
 import { ConflictError, NotFoundError, UnauthorizedError } from '../../lib/errors';
 import { iso } from '../../lib/schemas';
+import { createWorkGate } from '../../lib/work-gate';
 import type { UserPrivate, UserPublic } from './model';
 
 interface UserRow {
@@ -44,9 +45,21 @@ export function normaliseEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
+/**
+ * Every argon2 hash and verify of the process goes through this gate: one job per core at a
+ * time, a short queue, 503 beyond it (see src/lib/work-gate.ts for why).
+ */
+const CORES = Math.max(1, navigator.hardwareConcurrency || 1);
+export const passwordGate = createWorkGate(CORES, CORES * 8);
+
 /** argon2id with Bun's defaults (64 MiB, t=2): slow on purpose. */
-export function hashPassword(password: string): Promise<string> {
-  return Bun.password.hash(password, { algorithm: 'argon2id' });
+export function hashPassword(password: string, signal?: AbortSignal): Promise<string> {
+  return passwordGate.run(() => Bun.password.hash(password, { algorithm: 'argon2id' }), signal);
+}
+
+/** False for a wrong password or an unreadable hash; never throws for those. */
+function verifyPassword(password: string, hash: string, signal?: AbortSignal): Promise<boolean> {
+  return passwordGate.run(() => Bun.password.verify(password, hash).catch(() => false), signal);
 }
 
 // Verified against when the email is unknown, so a wrong email costs as long as a wrong
@@ -68,9 +81,12 @@ export interface UserStatus {
 
 export function createUsersService(sql: Sql) {
   return {
-    async register(input: { email: string; password: string; full_name: string }): Promise<UserPrivate> {
+    async register(
+      input: { email: string; password: string; full_name: string },
+      signal?: AbortSignal,
+    ): Promise<UserPrivate> {
       const email = normaliseEmail(input.email);
-      const passwordHash = await hashPassword(input.password);
+      const passwordHash = await hashPassword(input.password, signal);
       const rows = await sql<UserRow[]>`
         insert into users (email, password_hash, full_name)
         values (${email}, ${passwordHash}, ${input.full_name.trim()})
@@ -81,15 +97,15 @@ export function createUsersService(sql: Sql) {
     },
 
     /** The user for these credentials, or 401 — the same answer whether or not the email exists. */
-    async authenticate(emailInput: string, password: string): Promise<UserRow> {
+    async authenticate(emailInput: string, password: string, signal?: AbortSignal): Promise<UserRow> {
       const email = normaliseEmail(emailInput);
       const [row] = await sql<UserRow[]>`select * from users where lower(email) = ${email}`;
       if (!row) {
         dummyHash ??= hashPassword('not-a-real-password-just-for-timing');
-        await Bun.password.verify(password, await dummyHash).catch(() => false);
+        await verifyPassword(password, await dummyHash, signal);
         throw new UnauthorizedError('Incorrect email or password.', 'invalid_credentials');
       }
-      const ok = await Bun.password.verify(password, row.password_hash).catch(() => false);
+      const ok = await verifyPassword(password, row.password_hash, signal);
       if (!ok || !row.is_active)
         throw new UnauthorizedError('Incorrect email or password.', 'invalid_credentials');
       return row;
@@ -112,7 +128,7 @@ export function createUsersService(sql: Sql) {
       if (patch.password !== undefined) {
         const ok =
           patch.current_password !== undefined &&
-          (await Bun.password.verify(patch.current_password, current.password_hash).catch(() => false));
+          (await verifyPassword(patch.current_password, current.password_hash));
         if (!ok)
           throw new UnauthorizedError('current_password is missing or wrong.', 'invalid_current_password');
         changes.password_hash = await hashPassword(patch.password);
