@@ -8,7 +8,7 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import postgres from 'postgres';
 import type { Sql } from '../../src/db/client';
 import { apiClient } from '../helpers/api';
-import { REAL_DB } from '../helpers/env';
+import { REAL_DB, REAL_STACK } from '../helpers/env';
 import { startTestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
@@ -408,5 +408,63 @@ describe.skipIf(!REAL_DB)('writes from another connection (real PostgreSQL)', ()
       what: 'the psql insert to show',
     });
     expect(performance.now() - started).toBeLessThan(1_000);
+  });
+});
+
+describe.skipIf(!REAL_STACK)('several instances (real PostgreSQL and Redis)', () => {
+  test('a second instance on the same database sees psql writes within a second, and shares the summary through Redis', async () => {
+    const second = await startTestServer({ db: server.db, redisPrefix: server.config.redisPrefix });
+    const api2 = apiClient(second.url);
+    const psql: Sql = postgres(server.db.url!, { max: 1, onnotice: () => {} });
+    try {
+      await psql`insert into tasks (title, category) values ('seen everywhere', 'cluster')`;
+      const n = (await psql<{ n: number }[]>`select count(*)::int as n from tasks`)[0]!.n;
+      for (const client of [api, api2]) {
+        await waitFor(async () => (await client.get('/api/v1/dashboard/summary')).body.total_tasks === n, {
+          timeoutMs: 1_000,
+          intervalMs: 10,
+          what: 'each instance to show the psql insert',
+        });
+      }
+      const a = await api.get('/api/v1/dashboard/summary');
+      const b = await api2.get('/api/v1/dashboard/summary');
+      expect(a.body.version).toBe(b.body.version);
+      expect(a.headers.get('etag')).toBe(b.headers.get('etag'));
+      const shared = await server.runtime.redis!.get(
+        `${server.config.redisPrefix}dashboard:summary:${a.body.version}`,
+      );
+      expect(JSON.parse(shared!).total_tasks).toBe(n);
+    } finally {
+      await psql.end();
+      await second.stop();
+    }
+  });
+
+  test('after the LISTEN connection is cut, psql writes are still seen within a second', async () => {
+    const psql: Sql = postgres(server.db.url!, { max: 1, onnotice: () => {} });
+    try {
+      // Only this test database's listener: the shared server is not touched otherwise.
+      const killed = await psql`
+        select pg_terminate_backend(pid) from pg_stat_activity
+         where datname = current_database() and query ilike 'listen%'`;
+      expect(killed.length).toBeGreaterThan(0);
+      await psql`insert into tasks (title, category) values ('after reconnect', 'cluster')`;
+      const n = (await psql<{ n: number }[]>`select count(*)::int as n from tasks`)[0]!.n;
+      await waitFor(async () => (await api.get('/api/v1/dashboard/summary')).body.total_tasks === n, {
+        timeoutMs: 1_000,
+        intervalMs: 10,
+        what: 'the insert made while the listener was reconnecting',
+      });
+      // And the listener comes back (postgres.js reconnects it and re-runs onlisten).
+      await waitFor(
+        async () =>
+          (
+            await psql`select 1 from pg_stat_activity where datname = current_database() and query ilike 'listen%'`
+          ).length > 0,
+        { timeoutMs: 10_000, what: 'the LISTEN connection to come back' },
+      );
+    } finally {
+      await psql.end();
+    }
   });
 });
