@@ -157,6 +157,19 @@ describe('dashboard summary', () => {
     expect(none.body.active_users).toBeGreaterThan(0); // user counts are not task counts
   });
 
+  test('the OpenAPI document covers both routes with their query and response schemas', async () => {
+    const doc = (await api.get('/swagger/json')).body;
+    const summary = doc.paths['/api/v1/dashboard/summary'].get;
+    expect(summary.parameters.map((p: { name: string }) => p.name).sort()).toEqual([
+      'category',
+      'priority',
+      'status',
+    ]);
+    expect(Object.keys(summary.responses)).toEqual(expect.arrayContaining(['200', '304', '422']));
+    const trends = doc.paths['/api/v1/dashboard/trends'].get;
+    expect(trends.parameters.map((p: { name: string }) => p.name)).toEqual(['days']);
+  });
+
   test('bad filters are 422 in the contract error format', async () => {
     for (const q of ['status=done', 'priority=extreme', `category=${'x'.repeat(51)}`]) {
       const res = await api.get(`/api/v1/dashboard/summary?${q}`);
