@@ -30,6 +30,18 @@ const seconds = Number(option('seconds') ?? 10);
 const connections = Number(option('connections') ?? 100);
 const seedTasks = Number(option('tasks') ?? 100_000);
 const write = argv.includes('--write');
+/** Child processes, killed if the benchmark itself is interrupted (Ctrl-C, timeout). */
+const children = new Set<{ kill(signal?: number | NodeJS.Signals): void }>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    for (const c of children) c.kill('SIGKILL');
+    process.exit(130);
+  });
+}
+
+/** Successful answers per second: under overload (login) most answers are fast 503s. */
+// autocannon counts timed-out requests as errors, outside requests.total.
+const ok = (x: LoadResult) => Math.round(Math.max(0, x.requests - x.non2xx) / seconds);
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const ROOT = new URL('../', import.meta.url).pathname;
 
@@ -45,6 +57,7 @@ async function spawnAndWaitForUrl(
     stdout: 'pipe',
     stderr: 'inherit',
   });
+  children.add(proc);
   const reader = proc.stdout.getReader();
   const decoder = new TextDecoder();
   let buffer = '';
@@ -94,6 +107,7 @@ async function startApi(databaseUrl: string) {
     stdout: 'ignore',
     stderr: 'inherit',
   });
+  children.add(proc);
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) throw new Error(`the server exited with ${proc.exitCode}`);
@@ -220,7 +234,7 @@ async function main() {
       const measured = await c.run();
       results.push({ name: c.name, api: measured, bare: baseline });
       console.error(
-        `${c.name}: ${measured.rps} req/s (p50 ${measured.p50} ms, p99 ${measured.p99} ms, non-2xx ${measured.non2xx}, errors ${measured.errors}); bare ${baseline.rps} req/s`,
+        `${c.name}: ${measured.rps} req/s, ${ok(measured)} 2xx/s (p50 ${measured.p50} ms, p99 ${measured.p99} ms, non-2xx ${measured.non2xx}, errors ${measured.errors}); bare ${baseline.rps} req/s`,
       );
     }
   } finally {
@@ -233,6 +247,7 @@ async function main() {
   const rows = results.map((r) => [
     r.name,
     r.api.rps.toLocaleString('en-US'),
+    ok(r.api).toLocaleString('en-US'),
     r.api.p50,
     r.api.p99,
     r.api.non2xx + r.api.errors,
@@ -255,6 +270,7 @@ async function main() {
       [
         'case',
         'HIVE req/s',
+        'of which 2xx/s',
         'p50',
         'p99',
         'non-2xx/errors',
