@@ -95,7 +95,8 @@ interface StormSocket {
 
 /** Open `tokens.length` sockets at once; resolves when all are open. */
 async function storm(baseUrl: string, tokens: string[]) {
-  const started = performance.now();
+  const wallNow = () => performance.timeOrigin + performance.now();
+  const started = wallNow();
   const sockets: StormSocket[] = [];
   let open = 0;
   let failed = 0;
@@ -103,7 +104,7 @@ async function storm(baseUrl: string, tokens: string[]) {
     const ws = new WebSocket(`${baseUrl}/ws?token=${token}`);
     const s: StormSocket = { ws, openedAt: 0, frames: 0 };
     ws.onopen = () => {
-      s.openedAt = performance.now();
+      s.openedAt = wallNow();
       open += 1;
     };
     ws.onerror = () => {
@@ -132,7 +133,8 @@ function closeAll(sockets: StormSocket[]) {
 const sections: string[] = [];
 const log = (...a: unknown[]) => console.error('[bench:presence]', ...a);
 
-const dbName = `hive_bench_presence_${Date.now().toString(36)}`;
+// Not "hive_…": other sessions on this shared server clean up scratch databases by that prefix.
+const dbName = `presencebench_${Date.now().toString(36)}`;
 const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
 await admin.unsafe(`create database ${dbName}`);
 const dbUrl = Object.assign(new URL(ADMIN_URL), { pathname: `/${dbName}` }).toString();
@@ -150,10 +152,12 @@ const serverEnv = {
   PRESENCE_TTL_MS: '15000',
 };
 const children: Subprocess[] = [];
+const outputs: (() => string)[] = [];
 
 try {
   const a = await spawn([process.execPath, 'src/index.ts'], serverEnv);
   children.push(a.proc);
+  outputs.push(a.output);
   const sql = postgres(dbUrl, { max: 4, onnotice: () => {} });
   const total = USERS + 2 * SAMPLES + 10;
   const ids = (
@@ -180,22 +184,19 @@ try {
   log('bare storm', bareStorm.connectRate, 'conn/s', bareStorm.failed, 'failed');
   await Bun.sleep(500); // let the client side release its closed sockets before the next storm
 
-  // 1b. HIVE: the same storm; a poller records when each row is first seen committed online.
-  const seenAt = new Map<string, number>();
-  let polling = true;
-  const poller = (async () => {
-    while (polling) {
-      const rows = await sql<{ id: string }[]>`select id from users where is_online`;
-      const now = performance.now();
-      for (const r of rows) if (!seenAt.has(r.id)) seenAt.set(r.id, now);
-      await Bun.sleep(2);
-    }
-  })();
+  // 1b. HIVE: the same storm; a poller in its own process records when each row is first
+  // seen committed online.
+  const seenPath = `/tmp/presence-bench-seen-${process.pid}.json`;
+  const poller = await spawn(
+    [process.execPath, 'bench/presence-poller.ts', dbUrl, String(USERS), seenPath],
+    {},
+  );
+  children.push(poller.proc);
   const rssBefore = rssMb(a.proc);
   const hiveStorm = await storm(`ws://127.0.0.1:${a.port}`, stormTokens);
-  await until(() => seenAt.size >= USERS, 120_000, 'every row online', 20);
-  polling = false;
-  await poller;
+  await poller.proc.exited;
+  const seenAt = new Map<string, number>(Object.entries(JSON.parse(readFileSync(seenPath, 'utf8'))));
+  if (seenAt.size < USERS) throw new Error(`only ${seenAt.size} of ${USERS} rows came online`);
   const lastCommit = Math.max(...seenAt.values());
   const openToCommit = hiveStorm.sockets
     .map((s, i) => (seenAt.get(ids[i]!) ?? Number.NaN) - s.openedAt)
@@ -215,7 +216,7 @@ try {
     drained = false;
     log('fan-out did not fully drain within 180 s');
   });
-  const fanoutDone = performance.now();
+  const fanoutDone = performance.timeOrigin + performance.now();
   const rssAfterFanout = rssMb(a.proc);
   const closedByServer = hiveStorm.sockets.filter((s) => s.closedWith !== undefined).length;
   const framesReceived = hiveStorm.sockets.reduce((n, s) => n + s.frames, 0);
@@ -339,6 +340,11 @@ try {
     )}`,
   );
   await sql.end();
+} catch (err) {
+  // Keep what the servers said: the failure is usually explained there.
+  writeFileSync('/tmp/hive-bench-presence-servers.log', outputs.map((o) => o()).join('\n---\n'));
+  log('failed; server output in /tmp/hive-bench-presence-servers.log');
+  throw err;
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   await Promise.all(children.map((c) => c.exited));

@@ -1,3 +1,4 @@
+import type { Frame, SocketHub } from '../../realtime/hub';
 import { CloseCode, wsRoutes } from '../../realtime/ws';
 import type { Feature, Runtime } from '../../runtime';
 import { createRedisPresenceStore } from './redis-store';
@@ -6,6 +7,41 @@ import { createMemoryPresenceStore } from './store';
 
 /** Task events forwarded to every socket, as published by the tasks service after commit. */
 const TASK_EVENT_TYPES = new Set(['task_created', 'task_updated', 'task_deleted']);
+/**
+ * Fan-out to local sockets gets at most this much of each event-loop turn. Under a connect
+ * storm every transition goes to every socket (N² frames); sending them in slices lets
+ * upgrades, Redis replies and the presence writes in between instead of waiting behind it.
+ */
+const FANOUT_SLICE_MS = 4;
+
+/** Frames waiting for local fan-out, in order, sent in time-boxed slices. */
+function createFanoutQueue(hub: SocketHub) {
+  let queue: Frame[] = [];
+  let head = 0;
+  let scheduled = false;
+  function drain() {
+    scheduled = false;
+    const until = performance.now() + FANOUT_SLICE_MS;
+    while (head < queue.length && performance.now() < until) hub.broadcast(queue[head++]!);
+    if (head < queue.length) {
+      scheduled = true;
+      setImmediate(drain);
+    } else {
+      queue = [];
+      head = 0;
+    }
+  }
+  return {
+    push(frame: Frame) {
+      queue.push(frame);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(drain);
+      }
+    },
+  };
+}
+
 /** How long shutdown waits for clients to acknowledge the 1001 close before releasing them anyway. */
 const CLOSE_WAIT_MS = 1_000;
 
@@ -34,6 +70,7 @@ export function createPresenceFeature(rt: Runtime): Feature {
     ttlMs: config.presenceTtlMs,
   });
   const unsubscribers: (() => void)[] = [];
+  const fanout = createFanoutQueue(hub);
   let onRedisReady: (() => void) | undefined;
 
   return {
@@ -50,9 +87,9 @@ export function createPresenceFeature(rt: Runtime): Feature {
       // Every instance forwards every presence and task event to its own sockets; the
       // bus has already dropped our own Redis echoes (we got those in process).
       unsubscribers.push(
-        bus.subscribe(PRESENCE_TOPIC, (message) => hub.broadcast(message)),
+        bus.subscribe(PRESENCE_TOPIC, (message) => fanout.push(message)),
         bus.subscribe('tasks', (message) => {
-          if (TASK_EVENT_TYPES.has(message.type)) hub.broadcast(message);
+          if (TASK_EVENT_TYPES.has(message.type)) fanout.push(message);
         }),
       );
       if (rt.redis) {

@@ -45,6 +45,8 @@ const RETRY_AFTER_DB_ERROR_MS = 500;
  */
 function createTransitionWriter(deps: { users: UsersService; bus: EventBus; log: Logger }) {
   const queued = new Map<string, OnlineStatusChange>();
+  /** Users in the batch being written: reconciliation must treat them as mid-flight too. */
+  let writing = new Set<string>();
   let timer: ReturnType<typeof setTimeout> | ReturnType<typeof setImmediate> | undefined;
   let inflight: Promise<void> | undefined;
   const idleWaiters: (() => void)[] = [];
@@ -58,28 +60,38 @@ function createTransitionWriter(deps: { users: UsersService; bus: EventBus; log:
     timer = undefined;
     const batch = [...queued.values()].slice(0, MAX_BATCH);
     for (const change of batch) queued.delete(change.userId);
+    writing = new Set(batch.map((c) => c.userId));
     const startedAt = performance.now();
-    inflight = deps.users
-      .setUsersOnlineStatus(batch)
-      .then((rows: UserStatus[]) => {
+    inflight = deps.users.setUsersOnlineStatus(batch).then(
+      (rows: UserStatus[]) => {
         deps.log.debug('presence batch written', {
           users: batch.length,
           duration_ms: Math.round((performance.now() - startedAt) * 100) / 100,
         });
+        // Send the next batch to the database before fanning this one out: under a storm
+        // the fan-out is the expensive part, and the next write need not wait behind it.
+        finished(FLUSH_NOW);
         for (const row of rows) deps.bus.publish(PRESENCE_TOPIC, { type: USER_STATUS_UPDATE, data: row });
-        return 0;
-      })
-      .catch((err) => {
+      },
+      (err) => {
         deps.log.warn('presence write failed; retrying', { err, users: batch.length });
         // Put back what no newer change has replaced, and try again shortly.
         for (const change of batch) if (!queued.has(change.userId)) queued.set(change.userId, change);
-        return RETRY_AFTER_DB_ERROR_MS;
-      })
-      .then((delay) => {
-        inflight = undefined;
-        if (queued.size > 0) schedule(delay);
-        else for (const resolve of idleWaiters.splice(0)) resolve();
-      });
+        finished(RETRY_AFTER_DB_ERROR_MS);
+      },
+    );
+  }
+
+  function finished(nextDelayMs: number) {
+    inflight = undefined;
+    writing = new Set();
+    if (queued.size === 0) {
+      for (const resolve of idleWaiters.splice(0)) resolve();
+    } else if (nextDelayMs === FLUSH_NOW) {
+      flush();
+    } else {
+      schedule(nextDelayMs);
+    }
   }
 
   return {
@@ -87,7 +99,9 @@ function createTransitionWriter(deps: { users: UsersService; bus: EventBus; log:
       queued.set(userId, { userId, isOnline, at: new Date() });
       schedule(FLUSH_NOW);
     },
-    has: (userId: string) => queued.has(userId),
+    /** True while a change for this user is queued or being written. */
+    has: (userId: string) => queued.has(userId) || writing.has(userId),
+    busy: () => queued.size > 0 || inflight !== undefined,
     /** Resolves once everything queued so far is written (or the deadline passes). */
     idle(timeoutMs: number): Promise<void> {
       if (queued.size === 0 && !inflight) return Promise.resolve();
@@ -214,7 +228,9 @@ export function createPresenceService(deps: PresenceServiceDeps) {
    * with a transition queued here are mid-flight and left alone.
    */
   async function reconcile(): Promise<void> {
-    if (needsResync) return;
+    // While transitions are being written the database lags the store by design; comparing
+    // then would re-send what is already on its way. The next period will look again.
+    if (needsResync || writer.busy()) return;
     try {
       const dbOnline = await deps.sql<{ id: string }[]>`select id from users where is_online`;
       const storeOnline = new Set(await track(store.onlineUsers()));
@@ -268,7 +284,9 @@ export function createPresenceService(deps: PresenceServiceDeps) {
     storeReconnected(): void {
       needsResync = true;
       sweepPausedUntil = Date.now() + timings.settleAfterReconnectMs;
-      void heartbeat().then(reconcile);
+      void heartbeat()
+        .then(() => writer.idle(5_000))
+        .then(reconcile);
     },
 
     async start(): Promise<void> {
