@@ -302,18 +302,15 @@ describe('presence', () => {
     const before = (
       await sql<{ before: number }[]>`select count(*)::int as before from users where is_online`
     )[0]!.before;
-    // The statement setUsersOnlineStatus runs (written out here: on PGlite its boolean[]
-    // parameter currently fails to bind), then its bus event.
-    await sql`update users set is_online = true, last_seen_at = now() where id = ${u.id}`;
-    server.runtime.bus.publish('presence', {
-      type: 'user_status_update',
-      data: { user_id: u.id, full_name: u.fullName, is_online: true, last_seen_at: new Date().toISOString() },
-    });
+    const [status] = await server.runtime.users.setUsersOnlineStatus([
+      { userId: u.id, isOnline: true, at: new Date() },
+    ]);
+    server.runtime.bus.publish('presence', { type: 'user_status_update', data: status });
     await waitFor(async () => (await api.get('/api/v1/dashboard/summary')).body.online_users === before + 1, {
       timeoutMs: 1_500,
       what: 'online_users to count the user',
     });
-    await sql`update users set is_online = false, last_seen_at = now() where id = ${u.id}`;
+    await server.runtime.users.setUsersOnlineStatus([{ userId: u.id, isOnline: false, at: new Date() }]);
     await waitFor(async () => (await api.get('/api/v1/dashboard/summary')).body.online_users === before, {
       timeoutMs: 1_500,
       what: 'online_users to drop the user again',
