@@ -1,7 +1,7 @@
 import type { ServerWebSocket } from 'bun';
 import { Elysia } from 'elysia';
 import type { Config } from '../config';
-import { AppError, UnauthorizedError } from '../lib/errors';
+import { UnauthorizedError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { type AuthUser, authPlugin } from '../modules/auth/plugin';
 import type { HubSocket, SocketHub } from './hub';
@@ -96,13 +96,6 @@ export function wsRoutes(deps: WsRouteDeps) {
       if (!token) throw new UnauthorizedError('Missing access token; connect to /ws?token=<access_token>.');
       const user = await verifyAccessToken(token);
       if (!user) throw new UnauthorizedError('The access token is invalid or has expired.', 'invalid_token');
-      // Elysia would answer a plain GET with a text/plain 400; keep the contract's error body.
-      if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket')
-        throw new AppError(
-          426,
-          'upgrade_required',
-          'This endpoint only speaks WebSocket; send an Upgrade request.',
-        );
       verifiedUpgrades.set(request, user);
       if (server && !nativeBroadcastInstalled) {
         nativeBroadcastInstalled = true;
