@@ -33,7 +33,11 @@ export async function startEmbeddedDatabase(
   }
   const started = performance.now();
   const db = dir ? await PGlite.create(dir) : await PGlite.create();
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0 });
+  // One client at a time is the rule (callers use a pool of one), but a second slot absorbs
+  // the hand-over: when one client (e.g. the migration runner) closes and the next connects
+  // at once, the server may not have processed the close yet, and with a single slot it
+  // rejects the newcomer ("Too many connections") and start-up fails now and then.
+  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 2 });
   await server.start();
   const address = server.getServerConn();
   const url = `postgres://postgres:postgres@${address}/postgres?sslmode=disable`;

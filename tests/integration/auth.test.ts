@@ -1,9 +1,12 @@
-import { describe, expect, test } from 'bun:test';
+import { describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { DEV_JWT_SECRET } from '../../src/config';
 import { apiClient } from '../helpers/api';
 import { accessClaims, makeJwt } from '../helpers/jwt';
 import { startTestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
+
+// Logins cost an argon2id verify each; on a loaded machine a test with several exceeds 5 s.
+setDefaultTimeout(30_000);
 
 const server = await startTestServer();
 const api = apiClient(server.url);

@@ -1,7 +1,10 @@
-import { beforeAll, describe, expect, test } from 'bun:test';
+import { beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { connect } from 'node:net';
 import { apiClient } from '../helpers/api';
 import { startTestServer } from '../helpers/server';
+
+// Logins cost an argon2id verify each; on a loaded machine a test with several exceeds 5 s.
+setDefaultTimeout(30_000);
 
 /**
  * Whatever a client sends, the answer is a 4xx in the contract's error body: never a 500,

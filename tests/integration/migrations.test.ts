@@ -4,9 +4,11 @@ import postgres from 'postgres';
 import { createSql } from '../../src/db/client';
 import { startEmbeddedDatabase } from '../../src/db/embedded';
 import { runMigrations } from '../../src/db/migrate';
+import { DEMO_USERS } from '../../src/db/seed';
 import { silentLogger } from '../../src/lib/logger';
 import { createTestDatabase } from '../helpers/db';
 import { REAL_DB } from '../helpers/env';
+import { startTestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
 /**
@@ -169,6 +171,18 @@ describe.skipIf(!REAL_DB)('several instances starting at once', () => {
       (sql) => sql`select name from pgmigrations group by name having count(*) > 1`,
     );
     expect(dupes.length).toBe(0);
+  });
+
+  test('three servers starting at once on an empty database: all serve, demo data loaded once', async () => {
+    const db = await createTestDatabase();
+    cleanups.push(() => db.drop());
+    const servers = await Promise.all(
+      [1, 2, 3].map(() => startTestServer({ db, env: { HIVE_SEED_DEMO: 'true' } })),
+    );
+    for (const s of servers) expect((await fetch(`${s.url}/ready`)).status).toBe(200);
+    const [counts] = await servers[0]!.sql<{ users: number; tasks: number }[]>`
+      select (select count(*)::int from users) as users, (select count(*)::int from tasks) as tasks`;
+    expect(counts).toEqual({ users: DEMO_USERS.length, tasks: 300 });
   });
 
   test('a starter waits while another holds the migration lock, then finds its work done or does it', async () => {

@@ -1,6 +1,9 @@
-import { describe, expect, test } from 'bun:test';
+import { describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { apiClient } from '../helpers/api';
 import { startTestServer } from '../helpers/server';
+
+// Logins cost an argon2id verify each; on a loaded machine a test with several exceeds 5 s.
+setDefaultTimeout(30_000);
 
 const server = await startTestServer();
 const api = apiClient(server.url);
