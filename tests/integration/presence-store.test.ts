@@ -1,0 +1,129 @@
+import { afterAll, describe, expect, test } from 'bun:test';
+import Redis from 'ioredis';
+import { createRedisPresenceStore } from '../../src/modules/presence/redis-store';
+import { createMemoryPresenceStore, type PresenceStore } from '../../src/modules/presence/store';
+import { REAL_STACK, TEST_REDIS_URL } from '../helpers/env';
+import { uniquePrefix } from '../helpers/server';
+
+/**
+ * The store's promise: across every instance, each user's announced state alternates
+ * online/offline, one transition per real change, however connects, disconnects and sweeps
+ * from several instances interleave. Driven with many concurrent random operations.
+ */
+async function exercise(stores: PresenceStore[], sweepers: PresenceStore[]) {
+  const users = Array.from(
+    { length: 30 },
+    (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+  );
+  const transitions = new Map<string, boolean[]>(users.map((u) => [u, []]));
+  const open = new Map<string, { store: PresenceStore; userId: string }>();
+  let seq = 0;
+  const record = (userId: string, online: boolean) => transitions.get(userId)!.push(online);
+  const sweepAll = async () => {
+    const gone = (await Promise.all(sweepers.map((s) => s.sweep()))).flat();
+    for (const u of gone) record(u, false);
+  };
+
+  for (let round = 0; round < 40; round++) {
+    const ops: Promise<unknown>[] = [];
+    for (let k = 0; k < 25; k++) {
+      if (open.size > 0 && Math.random() < 0.45) {
+        const ids = [...open.keys()];
+        const connId = ids[Math.floor(Math.random() * ids.length)]!;
+        const { store, userId } = open.get(connId)!;
+        open.delete(connId);
+        ops.push(store.disconnect(connId, userId, 0));
+      } else {
+        const store = stores[Math.floor(Math.random() * stores.length)]!;
+        const userId = users[Math.floor(Math.random() * users.length)]!;
+        const connId = `c${seq++}`;
+        open.set(connId, { store, userId });
+        ops.push(store.connect(connId, userId).then((turned) => turned && record(userId, true)));
+      }
+    }
+    if (round % 3 === 0) ops.push(sweepAll());
+    await Promise.all(ops);
+  }
+  await Promise.all([...open].map(([connId, { store, userId }]) => store.disconnect(connId, userId, 0)));
+  await sweepAll();
+
+  for (const [userId, seen] of transitions) {
+    // Alternating, starting online, ending offline: never two onlines or offlines in a row.
+    expect({ userId, seen }).toEqual({ userId, seen: seen.map((_, i) => i % 2 === 0) });
+    expect(seen.length % 2).toBe(0);
+  }
+  for (const s of stores) expect(await s.onlineUsers()).toEqual([]);
+  return [...transitions.values()].reduce((n, t) => n + t.length, 0);
+}
+
+describe('presence store: exactly one transition per change', () => {
+  test('in memory', async () => {
+    const store = createMemoryPresenceStore();
+    expect(await exercise([store], [store])).toBeGreaterThan(0);
+  });
+
+  test.skipIf(!REAL_STACK)(
+    'in Redis, three instances connecting, disconnecting and sweeping at once',
+    async () => {
+      const prefix = uniquePrefix();
+      // One connection for the three instances: replies then come back in execution order,
+      // so the order we record transitions in is the order Redis decided them. (Over
+      // separate connections replies can overtake each other; see the README on
+      // cross-instance write ordering.)
+      const redis = new Redis(TEST_REDIS_URL!);
+      afterAll(async () => {
+        const keys = await redis.keys(`${prefix}*`);
+        if (keys.length > 0) await redis.del(...keys);
+        redis.disconnect();
+      });
+      const stores = [0, 1, 2].map((i) =>
+        createRedisPresenceStore({
+          redis,
+          prefix,
+          instanceId: `inst-${i}`,
+          instanceExpiryMs: 60_000,
+          graceMs: 0,
+        }),
+      );
+      for (const s of stores) await s.heartbeat();
+      expect(await exercise(stores, stores)).toBeGreaterThan(0);
+    },
+    30_000,
+  );
+
+  test.skipIf(!REAL_STACK)(
+    'in Redis, an instance that stops renewing is swept once by whichever instance gets there',
+    async () => {
+      const prefix = uniquePrefix();
+      const clients = [0, 1, 2].map(() => new Redis(TEST_REDIS_URL!));
+      afterAll(() => {
+        for (const c of clients) c.disconnect();
+      });
+      const [dying, a, b] = clients.map((redis, i) =>
+        createRedisPresenceStore({
+          redis,
+          prefix,
+          instanceId: `inst-${i}`,
+          instanceExpiryMs: 50,
+          graceMs: 0,
+        }),
+      ) as [PresenceStore, PresenceStore, PresenceStore];
+      await Promise.all([dying.heartbeat(), a.heartbeat()]);
+      expect(await dying.connect('d1', 'user-only-on-dying')).toBe(true);
+      expect(await dying.connect('d2', 'user-on-both')).toBe(true);
+      expect(await a.connect('a1', 'user-on-both')).toBe(false);
+      // `a` keeps renewing; `dying` does not. Sweep from two instances at once until it is gone.
+      const deadline = Date.now() + 5_000;
+      const gone: string[] = [];
+      while (gone.length === 0 && Date.now() < deadline) {
+        await a.heartbeat();
+        gone.push(...(await Promise.all([a.sweep(), b.sweep()])).flat());
+        if (gone.length === 0) await Bun.sleep(20);
+      }
+      expect(gone).toEqual(['user-only-on-dying']);
+      expect((await a.onlineUsers()).sort()).toEqual(['user-on-both']);
+      const keys = await clients[0]!.keys(`${prefix}*`);
+      await clients[0]!.del(...keys);
+    },
+  );
+});
