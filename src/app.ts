@@ -4,6 +4,7 @@ import type Redis from 'ioredis';
 import type { Config } from './config';
 import type { Sql } from './db/client';
 import { AppError, PayloadTooLargeError, RateLimitedError, translateDbError } from './lib/errors';
+import { installFastFormats } from './lib/formats';
 import type { Logger } from './lib/logger';
 import type { RateLimiter } from './lib/rate-limit';
 import { ErrorBody } from './lib/schemas';
@@ -63,6 +64,7 @@ async function readCapped(body: ReadableStream<Uint8Array>, limit: number): Prom
 }
 
 export function createApp(deps: AppDeps) {
+  installFastFormats();
   const { config, log, sql, redis } = deps;
   const started = new WeakMap<Request, { id: string; at: number }>();
 
