@@ -179,7 +179,9 @@ export function createUsersService(sql: Sql) {
             from users where is_online
            order by full_name, id
            limit ${limit} offset ${offset}`,
-        sql<{ n: number }[]>`select count(*)::int as n from users where is_online`,
+        // X-Total-Count from the trigger-kept counter (migration 0005), not a count over users:
+        // ~1 ms at 10,000 online was most of this route's cost under load.
+        sql<{ n: number }[]>`select online::int as n from user_counts`,
       ]);
       return { items: rows.map(toUserPublic), total: count?.n ?? 0 };
     },
