@@ -1,7 +1,7 @@
 import { AppError, ServiceUnavailableError } from './errors';
 
 /**
- * Bounds CPU-heavy work such as argon2id (64 MiB and ~100-300 ms of a core per hash). Without
+ * Bounds CPU-heavy work such as argon2id (19 MiB, ~30 ms of a core per hash on this machine, more under load). Without
  * a bound, a burst of logins queues hundreds of hashes: every login then waits seconds, the
  * clients time out, and the backlog keeps the CPU busy long after they left, starving every
  * other route. With it, at most `concurrency` jobs run, at most `maxWaiting` wait their turn,
