@@ -150,7 +150,11 @@ async function main() {
 
   const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
   const hash = await hashPassword(BENCH_PASSWORD);
-  await sql`insert into users ${sql(BENCH_USERS.map((u) => ({ ...u, password_hash: hash })))} on conflict do nothing`;
+  // Re-hash on every run, so logins measure the current argon2id parameters, not whatever
+  // an earlier run stored.
+  await sql`
+    insert into users ${sql(BENCH_USERS.map((u) => ({ ...u, password_hash: hash })))}
+    on conflict (lower(email)) do update set password_hash = excluded.password_hash`;
   const [{ n: taskRows } = { n: 0 }] = await sql<{ n: number }[]>`select count(*)::int as n from tasks`;
   await sql.end();
 
