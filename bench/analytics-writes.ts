@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { scratchDatabase, seedTasks } from './analytics-lib';
-import { round, runHeader, summarise, table } from './lib';
+import { round, runHeader, summarise, table, writeResultsSection } from './lib';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: number) => {
@@ -185,21 +185,9 @@ try {
     `analytics_check() after the runs: ${drift!.diffs} differing keys (the "none" runs bypassed the triggers), ${check!.diffs} after analytics_rebuild().`,
   ].join('\n');
   console.log(report);
-  if (WRITE) writeSection('analytics-writes', report);
+  if (WRITE) writeResultsSection('analytics-writes', report);
 } finally {
   await sql.end();
   await db.drop();
   rmSync(dir, { recursive: true, force: true });
-}
-
-/** Replace the text between `<!-- analytics-writes -->` markers inside the analytics section. */
-function writeSection(marker: string, body: string) {
-  const path = new URL('./RESULTS.md', import.meta.url);
-  const text = readFileSync(path, 'utf8');
-  const open = `<!-- ${marker} -->`;
-  const close = `<!-- /${marker} -->`;
-  const next = text.includes(open)
-    ? text.replace(new RegExp(`${open}[\\s\\S]*?${close}`), `${open}\n${body}\n${close}`)
-    : text.replace('<!-- /section:analytics -->', `${open}\n${body}\n${close}\n<!-- /section:analytics -->`);
-  writeFileSync(path, next);
 }

@@ -9,12 +9,11 @@
  *   bun bench/dashboard.ts [--seconds 5] [--small 10000] [--large 1000000] [--write]
  * Env: BENCH_DATABASE_URL, BENCH_REDIS_URL (defaults: the local servers).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
 import type { Subprocess } from 'bun';
 import postgres from 'postgres';
 import { computeSummary } from '../src/modules/dashboard/service';
 import { scratchDatabase, seedTasks } from './analytics-lib';
-import { type LoadResult, load, round, runHeader, summarise, table } from './lib';
+import { type LoadResult, load, round, runHeader, summarise, table, writeResultsSection } from './lib';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: number) => {
@@ -170,22 +169,10 @@ try {
     ),
   ].join('\n');
   console.log(report);
-  if (WRITE) writeSection('analytics-http', report);
+  if (WRITE) writeResultsSection('analytics-http', report);
 } finally {
   for (const p of procs) p.kill();
   await Promise.all(procs.map((p) => p.exited));
   await sql.end();
   await db.drop();
-}
-
-/** Replace the text between `<!-- marker -->` comments inside the analytics section of RESULTS.md. */
-function writeSection(marker: string, body: string) {
-  const path = new URL('./RESULTS.md', import.meta.url);
-  const text = readFileSync(path, 'utf8');
-  const open = `<!-- ${marker} -->`;
-  const close = `<!-- /${marker} -->`;
-  const next = text.includes(open)
-    ? text.replace(new RegExp(`${open}[\\s\\S]*?${close}`), `${open}\n${body}\n${close}`)
-    : text.replace('<!-- /section:analytics -->', `${open}\n${body}\n${close}\n<!-- /section:analytics -->`);
-  writeFileSync(path, next);
 }

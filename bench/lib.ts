@@ -3,6 +3,7 @@
  * same run on the same machine (this machine is shared and noisy: ratios hold, absolute
  * times do not).
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 
 export interface LoadResult {
@@ -86,4 +87,19 @@ export function table(headers: string[], rows: (string | number)[][]): string {
 export function runHeader(command: string): string {
   const cpus = navigator.hardwareConcurrency;
   return `Command: \`${command}\` — ${new Date().toISOString()} — ${cpus} cores, Bun ${Bun.version}`;
+}
+
+/**
+ * Put `body` between `<!-- marker -->` and `<!-- /marker -->` in bench/RESULTS.md; when the
+ * markers are missing, add them just before `<!-- /${parent} -->`.
+ */
+export function writeResultsSection(marker: string, body: string, parent = 'section:analytics'): void {
+  const path = new URL('./RESULTS.md', import.meta.url);
+  const text = readFileSync(path, 'utf8');
+  const open = `<!-- ${marker} -->`;
+  const close = `<!-- /${marker} -->`;
+  const next = text.includes(open)
+    ? text.replace(new RegExp(`${open}[\\s\\S]*?${close}`), `${open}\n${body}\n${close}`)
+    : text.replace(`<!-- /${parent} -->`, `${open}\n${body}\n${close}\n<!-- /${parent} -->`);
+  writeFileSync(path, next);
 }
