@@ -28,7 +28,7 @@ function reachable(url: string, defaultPort: number): Promise<boolean> {
 
 async function run(label: string, env: Record<string, string | undefined>) {
   console.log(`\n=== ${label} ===\n`);
-  const proc = Bun.spawn([process.execPath, 'test', ...args], {
+  const proc = Bun.spawn([process.execPath, 'test', '--timeout', '60000', ...args], {
     env: { ...process.env, ...env },
     stdout: 'pipe',
     stderr: 'pipe',

@@ -15,7 +15,27 @@ export const CloseCode = {
   POLICY_VIOLATION: 1008,
   /** A frame over MAX_FRAME_BYTES; Bun sends it itself when maxPayloadLength is exceeded. */
   MESSAGE_TOO_BIG: 1009,
+  /**
+   * The access token the socket was opened with has expired (application range 4000-4999).
+   * A socket must not outlive its credentials; the client logs in again and reconnects.
+   */
+  TOKEN_EXPIRED: 4001,
 } as const;
+
+/** setTimeout's largest delay (~24.8 days); tokens may live up to 30 days. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Call `onExpired` once `expiresAt` has passed; returns a cancel function. */
+function whenExpired(expiresAt: number, onExpired: () => void): () => void {
+  let timer: ReturnType<typeof setTimeout>;
+  const arm = () => {
+    const remaining = expiresAt - Date.now();
+    if (remaining <= 0) return onExpired();
+    timer = setTimeout(arm, Math.min(remaining, MAX_TIMER_MS));
+  };
+  arm();
+  return () => clearTimeout(timer);
+}
 
 /** Clients only send tiny control frames; anything near this size is a bug or abuse. */
 export const MAX_FRAME_BYTES = 64 * 1024;
@@ -78,7 +98,10 @@ export function wsRoutes(deps: WsRouteDeps) {
   // The verified user travels from the HTTP upgrade request to the socket's open handler.
   const verifiedUpgrades = new WeakMap<Request, AuthUser>();
   // Elysia hands each event a fresh wrapper; the per-socket `data` object is what stays put.
-  const connectionBySocketData = new WeakMap<object, Connection & { tokens: number; refilledAt: number }>();
+  const connectionBySocketData = new WeakMap<
+    object,
+    Connection & { tokens: number; refilledAt: number; cancelExpiry: () => void }
+  >();
   let sequence = 0;
   let nativeBroadcastInstalled = false;
 
@@ -119,6 +142,7 @@ export function wsRoutes(deps: WsRouteDeps) {
         openedAt: Date.now(),
         tokens: FLOOD_BURST,
         refilledAt: performance.now(),
+        cancelExpiry: () => {},
         sendRaw(text: string) {
           raw.send(text);
         },
@@ -127,6 +151,12 @@ export function wsRoutes(deps: WsRouteDeps) {
         },
       };
       connectionBySocketData.set(raw.data as object, conn);
+      if (user.expiresAt !== undefined) {
+        conn.cancelExpiry = whenExpired(user.expiresAt, () => {
+          log.info('websocket token expired; closing', { conn_id: conn.connId, user_id: conn.userId });
+          conn.close(CloseCode.TOKEN_EXPIRED, 'token expired');
+        });
+      }
       hub.add(conn);
       raw.subscribe(BROADCAST_TOPIC);
       deps.onOpen(conn);
@@ -167,6 +197,7 @@ export function wsRoutes(deps: WsRouteDeps) {
       const conn = connectionBySocketData.get(data);
       if (!conn) return;
       connectionBySocketData.delete(data);
+      conn.cancelExpiry();
       hub.remove(conn.connId);
       deps.onClose(conn, code);
     },

@@ -8,6 +8,8 @@ export type Role = 'admin' | 'member';
 export interface AuthUser {
   id: string;
   role: Role;
+  /** When the token this user came from expires (ms since epoch); a WebSocket closes then. */
+  expiresAt?: number;
 }
 
 /**
@@ -33,7 +35,8 @@ export function authPlugin(config: Config) {
         if (!payload || typeof payload.sub !== 'string' || !UUID_RE.test(payload.sub)) return undefined;
         if (payload.typ !== 'access') return undefined;
         const role = payload.role === 'admin' ? 'admin' : 'member';
-        return { id: payload.sub, role };
+        const expiresAt = typeof payload.exp === 'number' ? payload.exp * 1000 : undefined;
+        return { id: payload.sub, role, expiresAt };
       },
       async signAccessToken(user: AuthUser): Promise<string> {
         return jwt.sign({ sub: user.id, role: user.role, typ: 'access' });
