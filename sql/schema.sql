@@ -408,6 +408,7 @@ CREATE TABLE public.users (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     is_online boolean DEFAULT false NOT NULL,
     last_seen_at timestamp with time zone,
+    presence_seq bigint,
     CONSTRAINT users_email_check CHECK (((email = lower(email)) AND ((char_length(email) >= 3) AND (char_length(email) <= 254)))),
     CONSTRAINT users_full_name_check CHECK (((char_length(full_name) >= 1) AND (char_length(full_name) <= 100))),
     CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['admin'::text, 'member'::text])))

@@ -57,6 +57,11 @@ const USERS_COLUMNS = [
   'created_at',
   'updated_at',
 ];
+/**
+ * Server-owned columns beyond the contract's list, each documented in its migration:
+ * presence_seq (0010) orders presence writes from several instances.
+ */
+const USERS_INTERNAL_COLUMNS = ['presence_seq'];
 const TASKS_COLUMNS = [
   'id',
   'title',
@@ -97,7 +102,7 @@ describe('migrations from an empty database', async () => {
         .filter((c) => c.table_name === table)
         .map((c) => c.column_name)
         .sort();
-    expect(of('users')).toEqual([...USERS_COLUMNS].sort());
+    expect(of('users')).toEqual([...USERS_COLUMNS, ...USERS_INTERNAL_COLUMNS].sort());
     expect(of('tasks')).toEqual([...TASKS_COLUMNS].sort());
   });
 

@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import type { PresenceStore } from './store';
+import type { PresenceStore, Transition } from './store';
 
 /**
  * Presence shared by every instance through Redis. Keys (all under `${prefix}presence:`):
@@ -8,6 +8,7 @@ import type { PresenceStore } from './store';
  *   user:<user>      SET of connection ids, on any instance: the user's live connections
  *   online           SET of users whose online transition has been announced
  *   pending          ZSET user → offline deadline (grace after their last connection closed)
+ *   seq              the last transition's sequence number (Redis clock in µs, strictly increasing)
  *
  * Expiry is per instance, not per connection: a heartbeat is one ZADD however many sockets
  * the instance holds, and a crashed instance's connections all expire together. Every
@@ -21,6 +22,16 @@ const NOW = `
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+-- Each transition's sequence number: Redis's clock in microseconds, strictly increasing
+-- (about 1.8e15 today, exact in a Lua double). The database write of a transition applies
+-- only over an older one, so two instances' crossing writes keep the latest state.
+local function next_seq(prefix)
+  local t = redis.call('TIME')
+  local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local seq = math.max(tonumber(redis.call('GET', prefix .. 'seq') or '0') + 1, now_us)
+  redis.call('SET', prefix .. 'seq', string.format('%.0f', seq))
+  return seq
 end
 `;
 
@@ -39,11 +50,13 @@ end
 `;
 
 // KEYS: instances, online, pending. ARGV: prefix, instance, conn, user.
-const CONNECT = `
+// Returns the transition's sequence number when the user turned online, else 0.
+const CONNECT = `${NOW}
 redis.call('HSET', ARGV[1] .. 'inst:' .. ARGV[2], ARGV[3], ARGV[4])
 redis.call('SADD', ARGV[1] .. 'user:' .. ARGV[4], ARGV[3])
 redis.call('ZREM', KEYS[3], ARGV[4])
-return redis.call('SADD', KEYS[2], ARGV[4])
+if redis.call('SADD', KEYS[2], ARGV[4]) == 1 then return next_seq(ARGV[1]) end
+return 0
 `;
 
 // ARGV: prefix, instance, conn, user, graceMs. Returns 1 when an offline deadline was set.
@@ -61,7 +74,8 @@ if prev and tonumber(prev) >= now then return 1 end
 return 0
 `;
 
-// ARGV: prefix, instance, expiryMs, graceMs, then conn, user pairs. Returns users turned online.
+// ARGV: prefix, instance, expiryMs, graceMs, then conn, user pairs. Returns users turned
+// online, as a flat list of user, sequence pairs.
 const RESYNC = `${NOW}${DROP_CONN}
 local now = now_ms()
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
@@ -81,13 +95,17 @@ for i = 5, #ARGV, 2 do
   redis.call('HSET', ikey, conn, uid)
   redis.call('SADD', ARGV[1] .. 'user:' .. uid, conn)
   redis.call('ZREM', KEYS[3], uid)
-  if redis.call('SADD', KEYS[2], uid) == 1 then turned[#turned + 1] = uid end
+  if redis.call('SADD', KEYS[2], uid) == 1 then
+    turned[#turned + 1] = uid
+    turned[#turned + 1] = next_seq(ARGV[1])
+  end
 end
 return turned
 `;
 
 // ARGV: prefix. Expired instances lose their connections (their users go offline at once:
-// the TTL already was their grace), then due offline deadlines are taken. Returns users now offline.
+// the TTL already was their grace), then due offline deadlines are taken. Returns users now
+// offline, as a flat list of user, sequence pairs.
 const SWEEP = `${NOW}${DROP_CONN}
 local now = now_ms()
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 20)
@@ -104,6 +122,7 @@ for _, uid in ipairs(due) do
   redis.call('ZREM', KEYS[3], uid)
   if redis.call('SCARD', ARGV[1] .. 'user:' .. uid) == 0 and redis.call('SREM', KEYS[2], uid) == 1 then
     gone[#gone + 1] = uid
+    gone[#gone + 1] = next_seq(ARGV[1])
   end
 end
 return gone
@@ -120,6 +139,23 @@ redis.call('ZREM', KEYS[1], ARGV[2])
 return 0
 `;
 
+// ARGV: prefix. The users announced online, after a sequence number taken in the same atomic
+// step: { seq, user, user, … }.
+const ONLINE_SNAPSHOT = `${NOW}
+local out = { next_seq(ARGV[1]) }
+for _, uid in ipairs(redis.call('SMEMBERS', KEYS[2])) do out[#out + 1] = uid end
+return out
+`;
+
+/** A flat Lua reply of user, sequence pairs. */
+function pairs(reply: unknown): Transition[] {
+  const flat = reply as (string | number)[];
+  const out: Transition[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2)
+    out.push({ userId: String(flat[i]), seq: Number(flat[i + 1]) });
+  return out;
+}
+
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 
 export function createRedisPresenceStore(opts: {
@@ -134,7 +170,7 @@ export function createRedisPresenceStore(opts: {
   const { redis, instanceId } = opts;
   const base = `${opts.prefix}presence:`;
   const keys = [`${base}instances`, `${base}online`, `${base}pending`];
-  const scripts = { CONNECT, DISCONNECT, HEARTBEAT, RESYNC, SWEEP, REMOVE_INSTANCE };
+  const scripts = { CONNECT, DISCONNECT, HEARTBEAT, RESYNC, SWEEP, REMOVE_INSTANCE, ONLINE_SNAPSHOT };
   // defineCommand runs EVALSHA and falls back to EVAL on NOSCRIPT, so a restarted Redis
   // (empty script cache) needs nothing from us.
   for (const [name, lua] of Object.entries(scripts)) {
@@ -146,7 +182,8 @@ export function createRedisPresenceStore(opts: {
 
   return {
     async connect(connId, userId) {
-      return (await run('CONNECT', instanceId, connId, userId)) === 1;
+      const seq = Number(await run('CONNECT', instanceId, connId, userId));
+      return seq > 0 ? seq : undefined;
     },
     async disconnect(connId, userId, graceMs) {
       const scheduled = await run('DISCONNECT', instanceId, connId, userId, graceMs);
@@ -156,14 +193,15 @@ export function createRedisPresenceStore(opts: {
       return (await run('HEARTBEAT', instanceId, opts.instanceExpiryMs)) === 1;
     },
     async resync(live, graceMs) {
-      const pairs = live.flatMap((c) => [c.connId, c.userId]);
-      return (await run('RESYNC', instanceId, opts.instanceExpiryMs, graceMs, ...pairs)) as string[];
+      const connUserPairs = live.flatMap((c) => [c.connId, c.userId]);
+      return pairs(await run('RESYNC', instanceId, opts.instanceExpiryMs, graceMs, ...connUserPairs));
     },
     async sweep() {
-      return (await run('SWEEP')) as string[];
+      return pairs(await run('SWEEP'));
     },
     async onlineUsers() {
-      return redis.smembers(keys[1]!);
+      const [seq, ...users] = (await run('ONLINE_SNAPSHOT')) as (string | number)[];
+      return { seq: Number(seq), users: users.map(String) };
     },
     async removeInstance() {
       await run('REMOVE_INSTANCE', instanceId, opts.graceMs);

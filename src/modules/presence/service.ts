@@ -95,8 +95,14 @@ function createTransitionWriter(deps: { users: UsersService; bus: EventBus; log:
   }
 
   return {
-    enqueue(userId: string, isOnline: boolean) {
-      queued.set(userId, { userId, isOnline, at: new Date() });
+    /**
+     * Queue a user's transition. Store operations resolve out of order, so a change older
+     * (by the store's sequence) than the one already queued for the user is dropped.
+     */
+    enqueue(userId: string, isOnline: boolean, seq: number) {
+      const current = queued.get(userId);
+      if (current?.seq !== undefined && current.seq > seq) return;
+      queued.set(userId, { userId, isOnline, at: new Date(), seq });
       schedule(FLUSH_NOW);
     },
     /** True while a change for this user is queued or being written. */
@@ -185,7 +191,7 @@ export function createPresenceService(deps: PresenceServiceDeps) {
     }
     sweeping = track(store.sweep())
       .then((gone) => {
-        for (const userId of gone) writer.enqueue(userId, false);
+        for (const t of gone) writer.enqueue(t.userId, false, t.seq);
       })
       .catch((err) => storeFailed('sweep', err))
       .finally(() => {
@@ -203,7 +209,7 @@ export function createPresenceService(deps: PresenceServiceDeps) {
     const snapshot = [...live].map(([connId, userId]) => ({ connId, userId }));
     try {
       const turnedOnline = await track(store.resync(snapshot, graceMs));
-      for (const userId of turnedOnline) writer.enqueue(userId, true);
+      for (const t of turnedOnline) writer.enqueue(t.userId, true, t.seq);
       if (snapshot.length > 0 || turnedOnline.length > 0)
         log.info('presence re-registered', { connections: snapshot.length, online: turnedOnline.length });
     } catch (err) {
@@ -233,12 +239,15 @@ export function createPresenceService(deps: PresenceServiceDeps) {
     if (needsResync || writer.busy()) return;
     try {
       const dbOnline = await deps.sql<{ id: string }[]>`select id from users where is_online`;
-      const storeOnline = new Set(await track(store.onlineUsers()));
+      // The snapshot's sequence number orders these fixes after every transition the snapshot
+      // reflects and before any later one, so a fix can never undo a newer transition.
+      const snapshot = await track(store.onlineUsers());
+      const storeOnline = new Set(snapshot.users);
       const dbOnlineIds = new Set(dbOnline.map((r) => r.id));
       let fixed = 0;
       for (const id of dbOnlineIds) {
         if (!storeOnline.has(id) && !writer.has(id)) {
-          writer.enqueue(id, false);
+          writer.enqueue(id, false, snapshot.seq);
           fixed += 1;
         }
       }
@@ -247,7 +256,7 @@ export function createPresenceService(deps: PresenceServiceDeps) {
         // Only users that exist; the store may name a user deleted since.
         const rows = await deps.sql<{ id: string }[]>`
           select id from users where id = any(${missing}::uuid[]) and not is_online`;
-        for (const r of rows) writer.enqueue(r.id, true);
+        for (const r of rows) writer.enqueue(r.id, true, snapshot.seq);
         fixed += rows.length;
       }
       if (fixed > 0) log.info('presence reconciled with the database', { fixed });
@@ -262,8 +271,8 @@ export function createPresenceService(deps: PresenceServiceDeps) {
     connect(connId: string, userId: string): void {
       live.set(connId, userId);
       void track(store.connect(connId, userId))
-        .then((turnedOnline) => {
-          if (turnedOnline) writer.enqueue(userId, true);
+        .then((seq) => {
+          if (seq !== undefined) writer.enqueue(userId, true, seq);
         })
         .catch((err) => storeFailed('connect', err));
     },

@@ -5,9 +5,22 @@
  * atomic in its implementation, so a transition is observed by exactly one caller in the
  * whole cluster and is therefore written and broadcast exactly once.
  */
+/**
+ * A transition as the store decided it, stamped with the store's sequence number: strictly
+ * increasing across the whole cluster (Redis's clock in microseconds, or this process's), so
+ * the database write can refuse to apply an older transition over a newer one.
+ */
+export interface Transition {
+  userId: string;
+  seq: number;
+}
+
 export interface PresenceStore {
-  /** Register a connection; true when it turned its user online (the announced state went 0→1). */
-  connect(connId: string, userId: string): Promise<boolean>;
+  /**
+   * Register a connection. When it turned its user online (the announced state went 0→1),
+   * returns that transition's sequence number, else undefined.
+   */
+  connect(connId: string, userId: string): Promise<number | undefined>;
   /**
    * Unregister a connection. When it was its user's last one, the user is scheduled to go
    * offline `graceMs` from now (cancelled by a reconnect); the deadline (epoch ms) is
@@ -23,14 +36,17 @@ export interface PresenceStore {
    * Make the store hold exactly these live connections for this instance: register missing
    * ones, drop ones that closed while the store was unreachable. Returns users turned online.
    */
-  resync(live: { connId: string; userId: string }[], graceMs: number): Promise<string[]>;
+  resync(live: { connId: string; userId: string }[], graceMs: number): Promise<Transition[]>;
   /**
    * Drop connections of instances that stopped renewing, and take users whose offline
    * deadline passed with no connection left. Returns the users now offline.
    */
-  sweep(): Promise<string[]>;
-  /** Users currently announced online (for reconciliation with the database). */
-  onlineUsers(): Promise<string[]>;
+  sweep(): Promise<Transition[]>;
+  /**
+   * Users currently announced online (for reconciliation with the database), with a sequence
+   * number taken atomically with the snapshot: any later transition has a larger one.
+   */
+  onlineUsers(): Promise<{ seq: number; users: string[] }>;
   /** Forget this instance at once (graceful shutdown, after its connections left). */
   removeInstance(): Promise<void>;
 }
@@ -40,6 +56,13 @@ export interface PresenceStore {
  * `heartbeat` and `removeInstance` have nothing to do, and the sweep only handles deadlines.
  */
 export function createMemoryPresenceStore(): PresenceStore {
+  // Microseconds since the epoch, strictly increasing: still larger than the previous
+  // process's numbers after a restart (unless the clock went back).
+  let lastSeq = 0;
+  const nextSeq = () => {
+    lastSeq = Math.max(lastSeq + 1, Date.now() * 1000);
+    return lastSeq;
+  };
   const connsByUser = new Map<string, Set<string>>();
   const online = new Set<string>();
   const offlineDeadlines = new Map<string, number>();
@@ -69,7 +92,7 @@ export function createMemoryPresenceStore(): PresenceStore {
 
   return {
     async connect(connId, userId) {
-      return addConn(connId, userId);
+      return addConn(connId, userId) ? nextSeq() : undefined;
     },
     async disconnect(connId, userId, graceMs) {
       return dropConn(connId, userId, graceMs);
@@ -78,22 +101,24 @@ export function createMemoryPresenceStore(): PresenceStore {
       return true;
     },
     async resync(live) {
-      return live.filter((c) => addConn(c.connId, c.userId)).map((c) => c.userId);
+      return live
+        .filter((c) => addConn(c.connId, c.userId))
+        .map((c) => ({ userId: c.userId, seq: nextSeq() }));
     },
     async sweep() {
       const now = Date.now();
-      const gone: string[] = [];
+      const gone: Transition[] = [];
       for (const [userId, deadline] of offlineDeadlines) {
         if (deadline > now) continue;
         offlineDeadlines.delete(userId);
         if (connsByUser.has(userId)) continue;
         online.delete(userId);
-        gone.push(userId);
+        gone.push({ userId, seq: nextSeq() });
       }
       return gone;
     },
     async onlineUsers() {
-      return [...online];
+      return { seq: nextSeq(), users: [...online] };
     },
     async removeInstance() {},
   };

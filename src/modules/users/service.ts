@@ -78,6 +78,12 @@ export interface OnlineStatusChange {
   userId: string;
   isOnline: boolean;
   at: Date;
+  /**
+   * The presence store's sequence number for this transition: the write applies only when it
+   * is newer than the one the row holds, so crossing writes from two instances keep the
+   * latest state. Undefined: apply unconditionally (tools, tests).
+   */
+  seq?: number;
 }
 export interface UserStatus {
   user_id: string;
@@ -162,14 +168,18 @@ export function createUsersService(sql: Sql) {
       // ("cannot cast type boolean to boolean[]"), so the array goes in as text[] and is cast.
       const flags = changes.map((c) => (c.isOnline ? 't' : 'f'));
       const ats = changes.map((c) => c.at.toISOString());
+      const seqs = changes.map((c) => (c.seq === undefined ? null : String(c.seq)));
       const rows = await sql<
         { id: string; full_name: string; is_online: boolean; last_seen_at: Date | null }[]
       >`
         update users u
            set is_online = c.is_online,
-               last_seen_at = greatest(u.last_seen_at, c.at)
-          from unnest(${ids}::uuid[], ${flags}::text[]::boolean[], ${ats}::timestamptz[]) as c(id, is_online, at)
+               last_seen_at = greatest(u.last_seen_at, c.at),
+               presence_seq = coalesce(c.seq, u.presence_seq)
+          from unnest(${ids}::uuid[], ${flags}::text[]::boolean[], ${ats}::timestamptz[], ${seqs}::bigint[])
+            as c(id, is_online, at, seq)
          where u.id = c.id
+           and (c.seq is null or u.presence_seq is null or u.presence_seq < c.seq)
         returning u.id, u.full_name, u.is_online, u.last_seen_at`;
       return rows.map((r) => ({
         user_id: r.id,
