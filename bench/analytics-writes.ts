@@ -18,15 +18,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { scratchDatabase, seedTasks } from './analytics-lib';
-import { round, runHeader, summarise, table, writeResultsSection } from './lib';
+import { numberArg, round, runHeader, summarise, table, writeResultsSection } from './lib';
 
 const args = process.argv.slice(2);
-const arg = (name: string, fallback: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const ROWS = arg('rows', 1_000_000);
-const SECONDS = arg('seconds', 5);
+const ROWS = numberArg('rows', 1_000_000);
+const SECONDS = numberArg('seconds', 5);
 const WRITE = args.includes('--write');
 
 const STATUS = `(array['todo','in_progress','review','completed','cancelled'])`;

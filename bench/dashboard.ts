@@ -13,16 +13,21 @@ import type { Subprocess } from 'bun';
 import postgres from 'postgres';
 import { computeSummary } from '../src/modules/dashboard/service';
 import { scratchDatabase, seedTasks } from './analytics-lib';
-import { type LoadResult, load, round, runHeader, summarise, table, writeResultsSection } from './lib';
+import {
+  type LoadResult,
+  load,
+  numberArg,
+  round,
+  runHeader,
+  summarise,
+  table,
+  writeResultsSection,
+} from './lib';
 
 const args = process.argv.slice(2);
-const arg = (name: string, fallback: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const SECONDS = arg('seconds', 5);
-const SMALL = arg('small', 10_000);
-const LARGE = arg('large', 1_000_000);
+const SECONDS = numberArg('seconds', 5);
+const SMALL = numberArg('small', 10_000);
+const LARGE = numberArg('large', 1_000_000);
 const WRITE = args.includes('--write');
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const ROOT = new URL('../', import.meta.url).pathname;

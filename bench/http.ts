@@ -18,17 +18,13 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import postgres from 'postgres';
 import { hashPassword } from '../src/modules/users/service';
-import { type LoadResult, load, runHeader, table } from './lib';
+import { type LoadResult, load, numberArg, runHeader, stringArg, table } from './lib';
 import { BENCH_PASSWORD, BENCH_USERS, seedBench } from './seed';
 
 const argv = process.argv.slice(2);
-function option(name: string): string | undefined {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
-}
-const seconds = Number(option('seconds') ?? 10);
-const connections = Number(option('connections') ?? 100);
-const seedTasks = Number(option('tasks') ?? 100_000);
+const seconds = numberArg('seconds', 10);
+const connections = numberArg('connections', 100, { integer: true });
+const seedTasks = numberArg('tasks', 100_000, { integer: true });
 const write = argv.includes('--write');
 /** Child processes, killed if the benchmark itself is interrupted (Ctrl-C, timeout). */
 const children = new Set<{ kill(signal?: number | NodeJS.Signals): void }>();
@@ -129,7 +125,7 @@ const s = Bun.serve({ port: 0, hostname: '127.0.0.1',
 console.log(JSON.stringify({ url: 'http://127.0.0.1:' + s.port }));`;
 
 async function main() {
-  let databaseUrl = option('database');
+  let databaseUrl = stringArg('database');
   let drop: (() => Promise<void>) | undefined;
   if (!databaseUrl) {
     const name = `hive_bench_http_${Date.now().toString(36)}`;
@@ -232,7 +228,7 @@ async function main() {
           }),
       },
     ];
-    const wanted = option('cases')?.split(',');
+    const wanted = stringArg('cases')?.split(',');
     for (const c of cases.filter((x) => !wanted || wanted.some((w) => x.name.startsWith(w)))) {
       const baseline = await load({ label: 'bare', url: bare.url, connections, durationS: seconds });
       const measured = await c.run();

@@ -103,3 +103,25 @@ export function writeResultsSection(marker: string, body: string, parent = 'sect
     : text.replace(`<!-- /${parent} -->`, `${open}\n${body}\n${close}\n<!-- /${parent} -->`);
   writeFileSync(path, next);
 }
+
+/** The value after `--name` on the command line, or undefined. */
+export function stringArg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/**
+ * A positive number after `--name` (underscores allowed: `1_000_000`), or `fallback` when the
+ * flag is absent; anything else stops the benchmark with a message naming the flag.
+ */
+export function numberArg(name: string, fallback: number, opts: { integer?: boolean } = {}): number {
+  const raw = stringArg(name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw.replaceAll('_', ''));
+  const ok = opts.integer ? Number.isInteger(value) && value > 0 : Number.isFinite(value) && value > 0;
+  if (!ok) {
+    console.error(`--${name} needs a positive ${opts.integer ? 'integer' : 'number'}`);
+    process.exit(2);
+  }
+  return value;
+}

@@ -19,15 +19,11 @@ import os from 'node:os';
 import type { Subprocess } from 'bun';
 import Redis from 'ioredis';
 import postgres from 'postgres';
-import { load, round, runHeader, startBareJsonServer, summarise, table } from './lib';
+import { load, numberArg, round, runHeader, startBareJsonServer, summarise, table } from './lib';
 
 const args = process.argv.slice(2);
-const arg = (name: string, fallback: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const USERS = arg('users', 10_000);
-const SAMPLES = arg('samples', 200);
+const USERS = numberArg('users', 10_000);
+const SAMPLES = numberArg('samples', 200);
 const WRITE = args.includes('--write');
 /** Only the GET /users/online figures on a quiet server (see below). */
 const QUERY_ONLY = args.includes('--query-only');

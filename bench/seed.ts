@@ -15,6 +15,7 @@ import { runMigrations } from '../src/db/migrate';
 import { createLogger } from '../src/lib/logger';
 import { TASK_PRIORITIES, TASK_STATUSES } from '../src/modules/tasks/model';
 import { hashPassword } from '../src/modules/users/service';
+import { numberArg } from './lib';
 
 export const BENCH_PASSWORD = 'bench-password';
 export const BENCH_USERS = Array.from({ length: 10 }, (_, i) => ({
@@ -33,17 +34,6 @@ const CATEGORIES = [
   'docs',
   'support',
 ];
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const value = Number(process.argv[i + 1]?.replaceAll('_', ''));
-  if (!Number.isInteger(value) || value <= 0) {
-    console.error(`--${name} needs a positive integer`);
-    process.exit(2);
-  }
-  return value;
-}
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 function duration(s: number): string {
@@ -138,5 +128,9 @@ if (import.meta.main) {
     );
     process.exit(2);
   }
-  await seedBench(url, arg('tasks', 1_000_000), arg('batch', 50_000));
+  await seedBench(
+    url,
+    numberArg('tasks', 1_000_000, { integer: true }),
+    numberArg('batch', 50_000, { integer: true }),
+  );
 }
