@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import type { Page } from 'playwright-core';
+import type { Summary } from '../../src/modules/dashboard/model';
 import { contentSecurityPolicy } from '../../src/web/feature';
 import { apiClient } from '../helpers/api';
 import { startTestServer } from '../helpers/server';
@@ -41,16 +42,7 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard page', () => {
   const summary = async (query = '') => {
     const res = await api.get(`/api/v1/dashboard/summary${query}`);
     expect(res.status).toBe(200);
-    return res.body as {
-      total_tasks: number;
-      completed_tasks: number;
-      completion_rate: number;
-      active_users: number;
-      online_users: number;
-      tasks_by_status: Record<string, number>;
-      tasks_by_priority: Record<string, number>;
-      tasks_by_category: Record<string, number>;
-    };
+    return res.body as Summary;
   };
 
   /** Wait until the page's text at `selector` is `expected` (figures arrive asynchronously). */

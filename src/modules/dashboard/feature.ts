@@ -1,4 +1,5 @@
 import type { Feature, Runtime } from '../../runtime';
+import { PRESENCE_TOPIC } from '../presence/service';
 import { TASKS_TOPIC } from '../tasks/service';
 import { dashboardRoutes } from './index';
 import { ANALYTICS_CHANNEL, createSummaryCache, readVersion } from './service';
@@ -77,7 +78,7 @@ export function createDashboardFeature(rt: Runtime): Feature {
     routes: dashboardRoutes({ sql, cache }),
     async start() {
       cleanups.push(rt.bus.subscribe(TASKS_TOPIC, changed));
-      cleanups.push(rt.bus.subscribe('presence', changed));
+      cleanups.push(rt.bus.subscribe(PRESENCE_TOPIC, changed));
       cleanups.push(rt.bus.onReconnect(changed));
       if (!rt.embedded) {
         try {

@@ -225,27 +225,25 @@ export function createSummaryCache(deps: {
     return { entry: toEntry(summary, key), bumped };
   }
 
+  /** The cached entry for these filters if it is current, without waiting. */
+  function peek(filters: SummaryFilters): SummaryEntry | undefined {
+    const hit = entries.get(filterKey(filters));
+    if (hit && hit.gen === generation) {
+      if (log.isLevelEnabled('debug'))
+        log.debug('dashboard summary cache hit', { version: hit.entry.summary.version });
+      return hit.entry;
+    }
+    return undefined;
+  }
+
   return {
-    /** The cached entry for these filters if it is current, without waiting. */
-    peek(filters: SummaryFilters): SummaryEntry | undefined {
-      const hit = entries.get(filterKey(filters));
-      if (hit && hit.gen === generation) {
-        if (log.isLevelEnabled('debug'))
-          log.debug('dashboard summary cache hit', { version: hit.entry.summary.version });
-        return hit.entry;
-      }
-      return undefined;
-    },
+    peek,
 
     async get(filters: SummaryFilters): Promise<SummaryEntry> {
+      const cached = peek(filters);
+      if (cached) return cached;
       const key = filterKey(filters);
       const gen = generation;
-      const hit = entries.get(key);
-      if (hit && hit.gen === gen) {
-        if (log.isLevelEnabled('debug'))
-          log.debug('dashboard summary cache hit', { version: hit.entry.summary.version });
-        return hit.entry;
-      }
       const pending = inflight.get(key);
       if (pending && pending.gen === gen) return pending.promise;
       if (log.isLevelEnabled('debug')) log.debug('dashboard summary cache miss', { filtered: key !== '' });

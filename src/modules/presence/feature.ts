@@ -1,6 +1,7 @@
 import type { Frame, SocketHub } from '../../realtime/hub';
 import { CloseCode, wsRoutes } from '../../realtime/ws';
 import type { Feature, Runtime } from '../../runtime';
+import { TASKS_TOPIC } from '../tasks/service';
 import { createRedisPresenceStore } from './redis-store';
 import { createPresenceService, PRESENCE_TOPIC, presenceTimings } from './service';
 import { createMemoryPresenceStore } from './store';
@@ -88,7 +89,7 @@ export function createPresenceFeature(rt: Runtime): Feature {
       // bus has already dropped our own Redis echoes (we got those in process).
       unsubscribers.push(
         bus.subscribe(PRESENCE_TOPIC, (message) => fanout.push(message)),
-        bus.subscribe('tasks', (message) => {
+        bus.subscribe(TASKS_TOPIC, (message) => {
           if (TASK_EVENT_TYPES.has(message.type)) fanout.push(message);
         }),
       );
