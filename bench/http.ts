@@ -17,7 +17,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import postgres from 'postgres';
-import { hashPassword } from '../src/modules/users/service';
+import { hashPassword } from '../src/modules/auth/passwords';
 import { type LoadResult, load, numberArg, runHeader, stringArg, table } from './lib';
 import { BENCH_PASSWORD, BENCH_USERS, seedBench } from './seed';
 

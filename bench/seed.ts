@@ -13,8 +13,8 @@
 import postgres from 'postgres';
 import { runMigrations } from '../src/db/migrate';
 import { createLogger } from '../src/lib/logger';
-import { TASK_PRIORITIES, TASK_STATUSES } from '../src/modules/tasks/model';
-import { hashPassword } from '../src/modules/users/service';
+import { hashPassword } from '../src/modules/auth/passwords';
+import { TASK_PRIORITIES, TASK_STATUSES } from '../src/protocol/schemas';
 import { numberArg } from './lib';
 
 export const BENCH_PASSWORD = 'bench-password';

@@ -6,21 +6,17 @@
  * (stop the server first: the embedded database takes one process).
  */
 import { loadConfig } from '../src/config';
-import { createSql } from '../src/db/client';
-import { startEmbeddedDatabase } from '../src/db/embedded';
-import { runMigrations } from '../src/db/migrate';
+import { openDatabase } from '../src/db/bootstrap';
 import { createLogger } from '../src/lib/logger';
 
 const checkOnly = process.argv.includes('--check');
 const config = loadConfig();
 const log = createLogger(config.logLevel, { component: 'analytics' });
-const embedded = config.databaseUrl ? undefined : await startEmbeddedDatabase(config.dataDir, log);
-const url = config.databaseUrl ?? embedded!.url;
+const db = await openDatabase(config, log);
 let failed = false;
 try {
-  await runMigrations(url, log);
-  // Not a "hive …" session: the rebuild announces itself with NOTIFY anyway.
-  const sql = createSql(url, { max: 1, applicationName: 'analytics-rebuild' });
+  // Not a server session (SERVER_SESSION_PREFIX): the rebuild announces itself with NOTIFY.
+  const sql = db.connect('analytics-rebuild', 1);
   try {
     if (!checkOnly) {
       const started = performance.now();
@@ -48,6 +44,6 @@ try {
     await sql.end({ timeout: 5 });
   }
 } finally {
-  await embedded?.stop();
+  await db.stop();
 }
 process.exit(failed ? 1 : 0);

@@ -1,14 +1,18 @@
-import type { Elysia } from 'elysia';
+import type { AnyElysia } from 'elysia';
 import type Redis from 'ioredis';
 import type { Config } from './config';
 import type { Sql } from './db/client';
 import type { Logger } from './lib/logger';
+import type { TokenService } from './modules/auth/tokens';
 import type { TasksService } from './modules/tasks/service';
 import type { UsersService } from './modules/users/service';
 import type { EventBus } from './realtime/bus';
 import type { SocketHub } from './realtime/hub';
 
-/** The shared parts of one running instance, built once by `src/server.ts`. */
+/**
+ * The shared parts of one running instance, built once by `src/server.ts`. A feature takes
+ * the `Pick<Runtime, …>` it uses, so its signature says what it depends on.
+ */
 export interface Runtime {
   config: Config;
   log: Logger;
@@ -21,18 +25,19 @@ export interface Runtime {
   redis: Redis | undefined;
   bus: EventBus;
   hub: SocketHub;
+  tokens: TokenService;
   users: UsersService;
   tasks: TasksService;
 }
 
 /**
- * A feature that needs more than routes: background work started after the server listens
- * and stopped, in reverse order, on shutdown.
+ * The one way a feature is mounted: its routes (an Elysia instance, used by `createApp`),
+ * and optional background work started after the server listens and stopped, in reverse
+ * order, on shutdown.
  */
-export interface Feature {
+export interface Feature<Routes extends AnyElysia = AnyElysia> {
   name: string;
-  // biome-ignore lint/suspicious/noExplicitAny: Elysia instances of any shape
-  routes?: Elysia<any, any, any, any, any, any, any>;
+  routes?: Routes;
   start?(): Promise<void> | void;
   /** Graceful: e.g. close sockets with 1001 and release presence. */
   stop?(): Promise<void> | void;

@@ -1,17 +1,19 @@
 import type Redis from 'ioredis';
 import { createApp } from './app';
 import type { Config } from './config';
-import { createSql } from './db/client';
-import { type EmbeddedDatabase, startEmbeddedDatabase } from './db/embedded';
-import { runMigrations } from './db/migrate';
+import { openDatabase, SERVER_SESSION_PREFIX } from './db/bootstrap';
 import { DEMO_PASSWORD, DEMO_USERS, seedDemoData } from './db/seed';
+import { installFastFormats } from './lib/formats';
 import { createLogger, type Logger } from './lib/logger';
-import { createMemoryRateLimiter, createRedisRateLimiter } from './lib/rate-limit';
 import { connectRedis, createRedis } from './lib/redis';
+import { createAuthFeature } from './modules/auth';
+import { createTokenService } from './modules/auth/tokens';
 import { createDashboardFeature } from './modules/dashboard/feature';
 import { countTasksFromCube } from './modules/dashboard/service';
 import { createPresenceFeature } from './modules/presence/feature';
+import { createTasksFeature } from './modules/tasks';
 import { createTasksService } from './modules/tasks/service';
+import { createUsersFeature } from './modules/users';
 import { createUsersService } from './modules/users/service';
 import { createInProcessBus, createRedisBus, type EventBus } from './realtime/bus';
 import { createSocketHub } from './realtime/hub';
@@ -32,114 +34,110 @@ export interface StartOptions {
   inMemory?: boolean;
 }
 
+type Cleanup = () => Promise<unknown>;
+
+/**
+ * Redis when configured: a command connection and a subscriber (a subscribed ioredis
+ * connection can run no other command), and the bus over them; else the in-process bus.
+ */
+async function connectBus(config: Config, instanceId: string, log: Logger, cleanup: Cleanup[]) {
+  if (!config.redisUrl) return { redis: undefined, bus: createInProcessBus(instanceId, log) };
+  const redis: Redis = createRedis(config.redisUrl, `hive:${instanceId}:cmd`, log);
+  const subscriber = createRedis(config.redisUrl, `hive:${instanceId}:sub`, log, { queueWhileOffline: true });
+  cleanup.push(() => redis.quit().catch(() => redis.disconnect()));
+  cleanup.push(() => subscriber.quit().catch(() => subscriber.disconnect()));
+  // A Redis that is down at start-up is not fatal: REST serves, presence catches up when it returns.
+  await Promise.all([connectRedis(redis), connectRedis(subscriber)]).catch((err) =>
+    log.warn('redis unreachable at start-up; continuing, will reconnect', { err }),
+  );
+  const bus: EventBus = createRedisBus({
+    instanceId,
+    prefix: config.redisPrefix,
+    publisher: redis,
+    subscriber,
+    log,
+  });
+  return { redis, bus };
+}
+
+/** Every feature of the service, in mounting order (stopped in reverse). */
+function createFeatures(rt: Runtime): Feature[] {
+  return [
+    createAuthFeature(rt),
+    createUsersFeature(rt),
+    createTasksFeature(rt),
+    createPresenceFeature(rt),
+    createDashboardFeature(rt),
+    createWebFeature(rt),
+  ];
+}
+
+/** Stop features in reverse, then stop accepting (in-flight requests finish), then close connections. */
+async function shutdown(rt: Runtime, features: Feature[], stopHttp: () => Promise<void>, cleanup: Cleanup[]) {
+  rt.log.info('shutting down');
+  for (const f of [...features].reverse()) {
+    try {
+      await f.stop?.();
+    } catch (err) {
+      rt.log.error('feature stop failed', { feature: f.name, err });
+    }
+  }
+  await stopHttp();
+  for (const fn of cleanup.reverse()) await fn().catch(() => {});
+  rt.log.info('stopped');
+}
+
 /**
  * The composition root: connect, migrate, seed, build the app, listen. Everything with a
  * side effect starts here, so `createApp` stays pure and tests can build instances freely.
  */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  installFastFormats();
   const instanceId = `${process.pid.toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
   const log = (options.log ?? createLogger(config.logLevel)).child({ instance: instanceId });
-  const cleanup: (() => Promise<unknown>)[] = [];
+  const cleanup: Cleanup[] = [];
   try {
-    let embedded: EmbeddedDatabase | undefined;
-    let databaseUrl = config.databaseUrl;
-    if (!databaseUrl) {
-      embedded = await startEmbeddedDatabase(options.inMemory ? undefined : config.dataDir, log);
-      cleanup.push(() => embedded!.stop());
-      databaseUrl = embedded.url;
-    }
-    await runMigrations(databaseUrl, log);
-    await embedded?.waitUntilIdle();
-
-    const sql = createSql(databaseUrl, { max: embedded ? 1 : 10, applicationName: `hive ${instanceId}` });
+    const db = await openDatabase(config, log, { inMemory: options.inMemory });
+    cleanup.push(() => db.stop());
+    const sql = db.connect(`${SERVER_SESSION_PREFIX}${instanceId}`);
     cleanup.push(() => sql.end({ timeout: 5 }));
-
-    let redis: Redis | undefined;
-    let bus: EventBus;
-    if (config.redisUrl) {
-      redis = createRedis(config.redisUrl, `hive:${instanceId}:cmd`, log);
-      const subscriber = createRedis(config.redisUrl, `hive:${instanceId}:sub`, log, {
-        queueWhileOffline: true,
-      });
-      cleanup.push(() => redis!.quit().catch(() => redis!.disconnect()));
-      cleanup.push(() => subscriber.quit().catch(() => subscriber.disconnect()));
-      // A Redis that is down at start-up is not fatal: REST serves, presence catches up when it returns.
-      await Promise.all([connectRedis(redis), connectRedis(subscriber)]).catch((err) =>
-        log.warn('redis unreachable at start-up; continuing, will reconnect', { err }),
-      );
-      bus = createRedisBus({ instanceId, prefix: config.redisPrefix, publisher: redis, subscriber, log });
-    } else {
-      bus = createInProcessBus(instanceId, log);
-    }
+    const { redis, bus } = await connectBus(config, instanceId, log, cleanup);
     cleanup.push(() => bus.close());
 
-    if (config.seedDemo) {
-      const seeded = await seedDemoData(sql, log);
-      if (seeded) {
-        log.info(`demo login: ${DEMO_USERS[0].email} / ${DEMO_PASSWORD}`);
-      }
+    if (config.seedDemo && (await seedDemoData(sql, log))) {
+      log.info(`demo login: ${DEMO_USERS[0].email} / ${DEMO_PASSWORD}`);
     }
-
-    const users = createUsersService(sql);
-    const tasks = createTasksService({ sql, bus, countTasks: countTasksFromCube });
-    const runtime: Runtime = {
+    const rt: Runtime = {
       config,
       log,
       instanceId,
-      embedded: embedded !== undefined,
+      embedded: db.embedded !== undefined,
       sql,
       redis,
       bus,
       hub: createSocketHub(),
-      users,
-      tasks,
+      tokens: createTokenService(config),
+      users: createUsersService(sql),
+      tasks: createTasksService({ sql, bus, countTasks: countTasksFromCube }),
     };
-
-    const features: Feature[] = [
-      createPresenceFeature(runtime),
-      createDashboardFeature(runtime),
-      createWebFeature(runtime),
-    ];
-    const loginLimiter = redis
-      ? createRedisRateLimiter(redis, config.redisPrefix, config.loginRateLimitPerMinute, 60_000, log)
-      : createMemoryRateLimiter(config.loginRateLimitPerMinute, 60_000);
-    const app = createApp({
-      config,
-      log,
-      sql,
-      redis,
-      bus,
-      users,
-      tasks,
-      loginLimiter,
-      modules: features.flatMap((f) => (f.routes ? [f.routes] : [])),
-    });
-
-    app.listen({ port: config.port, hostname: config.host });
-    const server = app.server!;
-    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}`;
+    const features = createFeatures(rt);
+    const app = createApp(rt, features).listen({ port: config.port, hostname: config.host });
+    const port = app.server!.port!;
+    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
     for (const f of features) await f.start?.();
-    log.info('listening', { url, database: embedded ? 'embedded' : 'postgres', redis: redis ? 'on' : 'off' });
+    log.info('listening', {
+      url,
+      database: rt.embedded ? 'embedded' : 'postgres',
+      redis: redis ? 'on' : 'off',
+    });
 
     let stopping: Promise<void> | undefined;
     return {
       url,
-      port: server.port!,
-      runtime,
-      stop() {
-        stopping ??= (async () => {
-          log.info('shutting down');
-          for (const f of [...features].reverse()) {
-            try {
-              await f.stop?.();
-            } catch (err) {
-              log.error('feature stop failed', { feature: f.name, err });
-            }
-          }
-          await app.stop(false); // stop accepting; in-flight requests finish
-          for (const fn of cleanup.reverse()) await fn().catch(() => {});
-          log.info('stopped');
-        })();
+      port,
+      runtime: rt,
+      stop: () => {
+        stopping ??= shutdown(rt, features, async () => void (await app.stop(false)), cleanup);
         return stopping;
       },
     };

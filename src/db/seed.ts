@@ -1,6 +1,6 @@
 import type { Logger } from '../lib/logger';
-import { TASK_PRIORITIES, TASK_STATUSES } from '../modules/tasks/model';
-import { hashPassword } from '../modules/users/service';
+import { hashPassword } from '../modules/auth/passwords';
+import { TASK_PRIORITIES, TASK_STATUSES } from '../protocol/schemas';
 import type { Sql } from './client';
 
 export const DEMO_PASSWORD = 'hive-demo-password';

@@ -1,21 +1,5 @@
 import { t } from 'elysia';
-
-/** The contract's error body. Every 4xx/5xx answer has this shape. */
-export const ErrorBody = t.Object(
-  {
-    error: t.Object({
-      code: t.String({ description: 'snake_case machine-readable code', examples: ['validation_error'] }),
-      message: t.String({ description: 'a human sentence' }),
-      details: t.Optional(t.Unknown()),
-    }),
-  },
-  { $id: '#/components/schemas/Error', title: 'Error' },
-);
-export type ErrorBody = typeof ErrorBody.static;
-
-/** Ids are opaque strings to clients; the server issues UUIDs. */
-export const Id = t.String({ format: 'uuid', description: 'opaque identifier' });
-export const Timestamp = t.String({ format: 'date-time', description: 'ISO-8601 UTC' });
+import { ErrorBody } from '../protocol/schemas';
 
 export const Pagination = {
   limit: t.Optional(t.Integer({ minimum: 1, maximum: 500, default: 100 })),

@@ -1,35 +1,31 @@
 import type Redis from 'ioredis';
 import type { Logger } from '../lib/logger';
+import type { BusMessage, BusTopic } from '../protocol/bus';
 
 /**
  * Events between the parts of the system and between instances. `publish` delivers to
  * this instance's subscribers at once and, with Redis, to every other instance. Each
- * message carries its origin's instance id so an instance drops its own echoes.
- *
- * Topics in use: `tasks` (task_created/updated/deleted), `presence` (user_status_update),
- * `dashboard` (summary invalidations).
+ * message carries its origin's instance id so an instance drops its own echoes. Topics and
+ * their messages are declared in src/protocol/bus.ts.
  */
-export interface BusMessage<T = unknown> {
-  type: string;
-  data: T;
-}
-
-export type BusHandler = (message: BusMessage, origin: string) => void;
+export type BusHandler<T extends BusTopic = BusTopic> = (message: BusMessage<T>, origin: string) => void;
 
 export interface EventBus {
   readonly instanceId: string;
-  publish(topic: string, message: BusMessage): void;
-  subscribe(topic: string, handler: BusHandler): () => void;
+  publish<T extends BusTopic>(topic: T, message: BusMessage<T>): void;
+  subscribe<T extends BusTopic>(topic: T, handler: BusHandler<T>): () => void;
   /** Called after a Redis reconnect, so subscribers can resync state they may have missed. */
   onReconnect(handler: () => void): () => void;
   close(): Promise<void>;
 }
 
 class LocalFanout {
+  // Handlers are stored untyped: `subscribe` is what ties a topic to its message type.
   private readonly handlers = new Map<string, Set<BusHandler>>();
   constructor(private readonly log: Logger) {}
 
-  subscribe(topic: string, handler: BusHandler): () => void {
+  subscribe<T extends BusTopic>(topic: T, typed: BusHandler<T>): () => void {
+    const handler = typed as BusHandler;
     let set = this.handlers.get(topic);
     if (!set) {
       set = new Set();

@@ -1,19 +1,17 @@
+import { type CloseCode, encodeFrame, type ServerFrame } from '../protocol/frames';
+
 /**
  * This instance's open WebSocket connections, keyed by connection id (not by socket
  * object), so bookkeeping survives Bun reusing wrappers and can be listed and closed.
  * Features push frames through `broadcast`; the WebSocket route registers sockets here.
  */
-export interface Frame {
-  type: string;
-  data?: unknown;
-}
 
 export interface HubSocket {
   readonly connId: string;
   readonly userId: string;
   /** Send an already-serialised frame. */
   sendRaw(text: string): void;
-  close(code: number, reason: string): void;
+  close(code: CloseCode): void;
 }
 
 export interface SocketHub {
@@ -21,7 +19,7 @@ export interface SocketHub {
   remove(connId: string): void;
   get(connId: string): HubSocket | undefined;
   /** Serialise once, send to every local socket. */
-  broadcast(frame: Frame): void;
+  broadcast(frame: ServerFrame): void;
   size(): number;
   all(): IterableIterator<HubSocket>;
   /**
@@ -41,7 +39,7 @@ export function createSocketHub(): SocketHub {
     get: (id) => sockets.get(id),
     broadcast(frame) {
       if (sockets.size === 0) return;
-      const text = JSON.stringify(frame);
+      const text = encodeFrame(frame);
       if (nativePublish) nativePublish(text);
       else for (const s of sockets.values()) s.sendRaw(text);
     },

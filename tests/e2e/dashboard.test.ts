@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import type { Page } from 'playwright-core';
-import type { Summary } from '../../src/modules/dashboard/model';
+import type { DashboardSummary as Summary } from '../../src/protocol/schemas';
 import { contentSecurityPolicy } from '../../src/web/feature';
 import { apiClient } from '../helpers/api';
 import { startTestServer } from '../helpers/server';

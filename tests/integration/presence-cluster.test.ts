@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, test } from 'bun:test';
 import postgres from 'postgres';
-import { CloseCode } from '../../src/realtime/ws';
+import { CloseCodes } from '../../src/protocol/frames';
 import { apiClient } from '../helpers/api';
 import { createTestDatabase } from '../helpers/db';
 import { REAL_STACK, TEST_REDIS_URL } from '../helpers/env';
@@ -86,7 +86,7 @@ describe.skipIf(!REAL_STACK)('presence across instances', async () => {
     await watcherOnB.waitFrame(statusIs(onB.id, true));
 
     expect(await restarting.stop()).toBe(0);
-    expect(leaving.closed).toEqual({ code: CloseCode.GOING_AWAY, reason: 'server shutting down' });
+    expect(leaving.closed).toEqual({ code: CloseCodes.goingAway.code, reason: CloseCodes.goingAway.reason });
     await watcherOnB.waitFrame(statusIs(onRestarting.id, false));
     // The new incarnation's start-up (reconciliation included) must not touch B's users.
     const restarted = await spawnServer(env);

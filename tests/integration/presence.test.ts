@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, test } from 'bun:test';
 import postgres from 'postgres';
-import { CloseCode } from '../../src/realtime/ws';
+import { CloseCodes } from '../../src/protocol/frames';
 import { apiClient } from '../helpers/api';
 import { createTestDatabase } from '../helpers/db';
 import { REAL_DB } from '../helpers/env';
@@ -21,7 +21,7 @@ describe('graceful shutdown', () => {
     await socket.waitFrame((f) => f.type === 'user_status_update' && f.data.user_id === user.id);
 
     await server.stop();
-    expect(socket.closed).toEqual({ code: CloseCode.GOING_AWAY, reason: 'server shutting down' });
+    expect(socket.closed).toEqual({ code: CloseCodes.goingAway.code, reason: CloseCodes.goingAway.reason });
     if (db.url) {
       // The instance waited out the grace before leaving, so nobody is left online by it.
       const sql = postgres(db.url, { max: 1, onnotice: () => {} });

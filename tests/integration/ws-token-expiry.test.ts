@@ -1,5 +1,5 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test';
-import { CloseCode } from '../../src/realtime/ws';
+import { CloseCodes } from '../../src/protocol/frames';
 import { apiClient } from '../helpers/api';
 import { startTestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
@@ -25,7 +25,7 @@ describe('a WebSocket does not outlive its access token', () => {
     );
 
     const closed = await socket.waitClosed(10_000);
-    expect(closed).toEqual({ code: CloseCode.TOKEN_EXPIRED, reason: 'token expired' });
+    expect(closed).toEqual({ code: CloseCodes.tokenExpired.code, reason: CloseCodes.tokenExpired.reason });
     // Not before the token's own expiry (exp has one-second resolution).
     expect(Date.now()).toBeGreaterThanOrEqual(exp * 1000);
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { CloseCode, FLOOD_BURST } from '../../src/realtime/ws';
+import { CloseCodes, WS_LIMITS } from '../../src/protocol/frames';
 import { apiClient } from '../helpers/api';
 import { startTestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
@@ -80,7 +80,7 @@ describe('WebSocket handshake', () => {
     const user = await api.newUser('Big Sender');
     const s = await openSocket(server.wsUrl, user.token);
     s.send({ type: 'ping', data: 'x'.repeat(64 * 1024) });
-    expect((await s.waitClosed()).code).toBe(CloseCode.MESSAGE_TOO_BIG);
+    expect((await s.waitClosed()).code).toBe(CloseCodes.messageTooBig.code);
   });
 
   test('a frame just under 64 KiB is accepted', async () => {
@@ -94,11 +94,11 @@ describe('WebSocket handshake', () => {
   test('a client flooding messages is closed with 1008', async () => {
     const user = await api.newUser('Flooder');
     const s = await openSocket(server.wsUrl, user.token);
-    for (let i = 0; i < FLOOD_BURST * 5; i++) s.send({ type: 'ping' });
+    for (let i = 0; i < WS_LIMITS.floodBurst * 5; i++) s.send({ type: 'ping' });
     const closed = await s.waitClosed();
-    expect(closed.code).toBe(CloseCode.POLICY_VIOLATION);
+    expect(closed.code).toBe(CloseCodes.tooManyMessages.code);
     // It was served until it crossed the line.
-    expect(s.frames.filter((f) => f.type === 'pong').length).toBeGreaterThanOrEqual(FLOOD_BURST - 1);
+    expect(s.frames.filter((f) => f.type === 'pong').length).toBeGreaterThanOrEqual(WS_LIMITS.floodBurst - 1);
   });
 });
 

@@ -1,21 +1,25 @@
 import { Elysia } from 'elysia';
-import type { Config } from '../../config';
 import { RateLimitedError, ValidationError } from '../../lib/errors';
-import type { RateLimiter } from '../../lib/rate-limit';
+import { createMemoryRateLimiter, createRedisRateLimiter } from '../../lib/rate-limit';
 import { errors } from '../../lib/schemas';
-import { UserPrivate } from '../users/model';
-import { normaliseEmail, type UsersService } from '../users/service';
-import { LoginBody, RegisterBody, TokenResponse } from './model';
-import { authPlugin } from './plugin';
+import { Token, UserPrivate } from '../../protocol/schemas';
+import type { Feature, Runtime } from '../../runtime';
+import { LoginBody, RegisterBody } from './model';
+import { createAuthService, normaliseEmail } from './service';
 
-export function authRoutes(deps: { config: Config; users: UsersService; loginLimiter: RateLimiter }) {
-  const { config, users, loginLimiter } = deps;
-  return new Elysia({ prefix: '/api/v1/auth', tags: ['auth'] })
-    .use(authPlugin(config))
+/** `/api/v1/auth`: register and log in (JSON, or the OAuth2 password form of Swagger's Authorize). */
+export function createAuthFeature(rt: Pick<Runtime, 'config' | 'log' | 'sql' | 'redis' | 'tokens'>) {
+  const { config, tokens } = rt;
+  const auth = createAuthService(rt.sql);
+  const loginLimiter = rt.redis
+    ? createRedisRateLimiter(rt.redis, config.redisPrefix, config.loginRateLimitPerMinute, 60_000, rt.log)
+    : createMemoryRateLimiter(config.loginRateLimitPerMinute, 60_000);
+
+  const routes = new Elysia({ prefix: '/api/v1/auth', tags: ['auth'] })
     .post(
       '/register',
       async ({ body, set, request }) => {
-        const user = await users.register(body, request.signal);
+        const user = await auth.register(body, request.signal);
         set.status = 201;
         return user;
       },
@@ -27,23 +31,23 @@ export function authRoutes(deps: { config: Config; users: UsersService; loginLim
     )
     .post(
       '/login',
-      async ({ body, signAccessToken, request, server }) => {
+      async ({ body, request, server }) => {
         const login = body.email ?? body.username;
         if (!login)
           throw new ValidationError('Send email (JSON) or username (OAuth2 form) with the password.');
         const ip = server?.requestIP(request)?.address ?? 'unknown';
         const verdict = await loginLimiter.hit(`login:${ip}:${normaliseEmail(login)}`);
         if (!verdict.allowed) throw new RateLimitedError(verdict.retryAfterS);
-        const user = await users.authenticate(login, body.password, request.signal);
+        const user = await auth.authenticate(login, body.password, request.signal);
         return {
-          access_token: await signAccessToken({ id: user.id, role: user.role }),
+          access_token: await tokens.sign({ id: user.id, role: user.role }),
           token_type: 'bearer' as const,
           expires_in: config.accessTokenTtlS,
         };
       },
       {
         body: LoginBody,
-        response: { 200: TokenResponse, ...errors(401, 413, 422, 429, 503) },
+        response: { 200: Token, ...errors(401, 413, 422, 429, 503) },
         detail: {
           summary: 'Exchange email and password for an access token',
           description:
@@ -51,4 +55,5 @@ export function authRoutes(deps: { config: Config; users: UsersService; loginLim
         },
       },
     );
+  return { name: 'auth', routes } satisfies Feature;
 }

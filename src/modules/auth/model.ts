@@ -19,12 +19,3 @@ export const LoginBody = t.Object({
   grant_type: t.Optional(t.String()),
   scope: t.Optional(t.String()),
 });
-
-export const TokenResponse = t.Object(
-  {
-    access_token: t.String(),
-    token_type: t.Literal('bearer'),
-    expires_in: t.Integer({ description: 'seconds until the token expires' }),
-  },
-  { $id: '#/components/schemas/Token', title: 'Token' },
-);

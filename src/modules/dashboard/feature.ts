@@ -1,6 +1,4 @@
 import type { Feature, Runtime } from '../../runtime';
-import { PRESENCE_TOPIC } from '../presence/service';
-import { TASKS_TOPIC } from '../tasks/service';
 import { dashboardRoutes } from './index';
 import { ANALYTICS_CHANNEL, createSummaryCache, readVersion } from './service';
 
@@ -77,8 +75,8 @@ export function createDashboardFeature(rt: Runtime): Feature {
     name: 'dashboard',
     routes: dashboardRoutes({ sql, cache }),
     async start() {
-      cleanups.push(rt.bus.subscribe(TASKS_TOPIC, changed));
-      cleanups.push(rt.bus.subscribe(PRESENCE_TOPIC, changed));
+      cleanups.push(rt.bus.subscribe('tasks', changed));
+      cleanups.push(rt.bus.subscribe('presence', changed));
       cleanups.push(rt.bus.onReconnect(changed));
       if (!rt.embedded) {
         try {

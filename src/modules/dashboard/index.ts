@@ -1,7 +1,8 @@
 import { Elysia, t } from 'elysia';
 import type { Sql } from '../../db/client';
 import { errors } from '../../lib/schemas';
-import { Summary, SummaryQuery, TrendPoint, TrendsQuery } from './model';
+import { DashboardSummary as Summary, TrendPoint } from '../../protocol/schemas';
+import { SummaryQuery, TrendsQuery } from './model';
 import { computeTrends, etagMatches, type SummaryCache, type SummaryEntry } from './service';
 
 /**

@@ -1,9 +1,15 @@
 import type Redis from 'ioredis';
 import type { Queryable, Sql } from '../../db/client';
 import type { Logger } from '../../lib/logger';
-import { TASK_PRIORITIES, TASK_STATUSES, type TaskFilters } from '../tasks/model';
+import {
+  type DashboardSummary as Summary,
+  TASK_PRIORITIES,
+  TASK_STATUSES,
+  type TrendPoint,
+} from '../../protocol/schemas';
+import type { TaskFilters } from '../tasks/model';
 import type { TaskCounter } from '../tasks/service';
-import type { Summary, SummaryFilters, TrendPoint } from './model';
+import type { SummaryFilters } from './model';
 
 /** The channel the analytics triggers notify on for writes made outside the server (psql, imports). */
 export const ANALYTICS_CHANNEL = 'hive_analytics';

@@ -1,13 +1,11 @@
-import type { Frame, SocketHub } from '../../realtime/hub';
-import { CloseCode, wsRoutes } from '../../realtime/ws';
+import { CloseCodes, type ServerFrame } from '../../protocol/frames';
+import type { SocketHub } from '../../realtime/hub';
+import { wsRoutes } from '../../realtime/ws';
 import type { Feature, Runtime } from '../../runtime';
-import { TASKS_TOPIC } from '../tasks/service';
 import { createRedisPresenceStore } from './redis-store';
-import { createPresenceService, PRESENCE_TOPIC, presenceTimings } from './service';
+import { createPresenceService, presenceTimings } from './service';
 import { createMemoryPresenceStore } from './store';
 
-/** Task events forwarded to every socket, as published by the tasks service after commit. */
-const TASK_EVENT_TYPES = new Set(['task_created', 'task_updated', 'task_deleted']);
 /**
  * Fan-out to local sockets gets at most this much of each event-loop turn. Under a connect
  * storm every transition goes to every socket (N² frames); sending them in slices lets
@@ -17,7 +15,7 @@ const FANOUT_SLICE_MS = 4;
 
 /** Frames waiting for local fan-out, in order, sent in time-boxed slices. */
 function createFanoutQueue(hub: SocketHub) {
-  let queue: Frame[] = [];
+  let queue: ServerFrame[] = [];
   let head = 0;
   let scheduled = false;
   function drain() {
@@ -33,7 +31,7 @@ function createFanoutQueue(hub: SocketHub) {
     }
   }
   return {
-    push(frame: Frame) {
+    push(frame: ServerFrame) {
       queue.push(frame);
       if (!scheduled) {
         scheduled = true;
@@ -77,9 +75,9 @@ export function createPresenceFeature(rt: Runtime): Feature {
   return {
     name: 'presence',
     routes: wsRoutes({
-      config,
       hub,
       log,
+      verifyToken: (token) => rt.tokens.verify(token),
       onOpen: (conn) => presence.connect(conn.connId, conn.userId),
       onClose: (conn) => presence.disconnect(conn.connId),
     }),
@@ -88,10 +86,9 @@ export function createPresenceFeature(rt: Runtime): Feature {
       // Every instance forwards every presence and task event to its own sockets; the
       // bus has already dropped our own Redis echoes (we got those in process).
       unsubscribers.push(
-        bus.subscribe(PRESENCE_TOPIC, (message) => fanout.push(message)),
-        bus.subscribe(TASKS_TOPIC, (message) => {
-          if (TASK_EVENT_TYPES.has(message.type)) fanout.push(message);
-        }),
+        // Task and presence bus messages are WebSocket frames already (src/protocol/bus.ts).
+        bus.subscribe('presence', (message) => fanout.push(message)),
+        bus.subscribe('tasks', (message) => fanout.push(message)),
       );
       if (rt.redis) {
         const redis = rt.redis;
@@ -117,7 +114,7 @@ export function createPresenceFeature(rt: Runtime): Feature {
     async stop() {
       // Tell clients to reconnect elsewhere; their close handlers release presence with the
       // usual grace, so a user who reconnects to another instance in time never flaps.
-      for (const socket of [...hub.all()]) socket.close(CloseCode.GOING_AWAY, 'server shutting down');
+      for (const socket of [...hub.all()]) socket.close(CloseCodes.goingAway);
       const deadline = Date.now() + CLOSE_WAIT_MS;
       while (hub.size() > 0 && Date.now() < deadline) await Bun.sleep(10);
       for (const socket of [...hub.all()]) {

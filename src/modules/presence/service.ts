@@ -1,11 +1,9 @@
 import type { Sql } from '../../db/client';
 import type { Logger } from '../../lib/logger';
+import type { UserStatus } from '../../protocol/schemas';
 import type { EventBus } from '../../realtime/bus';
-import type { OnlineStatusChange, UserStatus, UsersService } from '../users/service';
+import type { OnlineStatusChange, UsersService } from '../users/service';
 import type { PresenceStore } from './store';
-
-export const PRESENCE_TOPIC = 'presence';
-export const USER_STATUS_UPDATE = 'user_status_update';
 
 /**
  * Presence timings derived from PRESENCE_TTL_MS. An instance renews itself every TTL/5 and
@@ -71,7 +69,7 @@ function createTransitionWriter(deps: { users: UsersService; bus: EventBus; log:
         // Send the next batch to the database before fanning this one out: under a storm
         // the fan-out is the expensive part, and the next write need not wait behind it.
         finished(FLUSH_NOW);
-        for (const row of rows) deps.bus.publish(PRESENCE_TOPIC, { type: USER_STATUS_UPDATE, data: row });
+        for (const row of rows) deps.bus.publish('presence', { type: 'user_status_update', data: row });
       },
       (err) => {
         deps.log.warn('presence write failed; retrying', { err, users: batch.length });

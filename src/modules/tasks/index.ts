@@ -1,14 +1,15 @@
 import { Elysia, t } from 'elysia';
-import type { Config } from '../../config';
 import { errors } from '../../lib/schemas';
+import { Task } from '../../protocol/schemas';
+import type { Feature, Runtime } from '../../runtime';
 import { authPlugin } from '../auth/plugin';
-import { CreateTaskBody, ListTasksQuery, Task, TaskIdParams, UpdateTaskBody } from './model';
-import type { TasksService } from './service';
+import { CreateTaskBody, ListTasksQuery, TaskIdParams, UpdateTaskBody } from './model';
 
-export function tasksRoutes(deps: { config: Config; tasks: TasksService }) {
-  const { config, tasks } = deps;
-  return new Elysia({ prefix: '/api/v1/tasks', tags: ['tasks'] })
-    .use(authPlugin(config))
+/** `/api/v1/tasks`: one shared team board; anyone signed in may create, read and update. */
+export function createTasksFeature(rt: Pick<Runtime, 'tokens' | 'tasks'>) {
+  const { tasks } = rt;
+  const routes = new Elysia({ prefix: '/api/v1/tasks', tags: ['tasks'] })
+    .use(authPlugin(rt.tokens))
     .post(
       '/',
       async ({ body, user, set }) => {
@@ -65,4 +66,5 @@ export function tasksRoutes(deps: { config: Config; tasks: TasksService }) {
         detail: { summary: 'Delete a task (its creator or an admin)' },
       },
     );
+  return { name: 'tasks', routes } satisfies Feature;
 }

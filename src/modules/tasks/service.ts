@@ -1,9 +1,10 @@
 import type { Queryable, Sql } from '../../db/client';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../lib/errors';
 import { iso, UUID_RE } from '../../lib/schemas';
+import type { Task } from '../../protocol/schemas';
 import type { EventBus } from '../../realtime/bus';
 import type { AuthUser } from '../auth/plugin';
-import type { CreateTaskBody, Task, TaskFilters, UpdateTaskBody } from './model';
+import type { CreateTaskBody, TaskFilters, UpdateTaskBody } from './model';
 
 interface TaskRow {
   id: string;
@@ -36,8 +37,6 @@ export function toTask(row: TaskRow): Task {
     completed_at: iso(row.completed_at),
   };
 }
-
-export const TASKS_TOPIC = 'tasks';
 
 /**
  * Counts the tasks matching a filter. The analytics module supplies one that reads the
@@ -98,7 +97,7 @@ export function createTasksService(deps: { sql: Sql; bus: EventBus; countTasks?:
           returning *`;
         return toTask(row!);
       });
-      bus.publish(TASKS_TOPIC, { type: 'task_created', data: { task } });
+      bus.publish('tasks', { type: 'task_created', data: { task } });
       return task;
     },
 
@@ -141,7 +140,7 @@ export function createTasksService(deps: { sql: Sql; bus: EventBus; countTasks?:
         if (!row) throw new NotFoundError('Task');
         return toTask(row);
       });
-      bus.publish(TASKS_TOPIC, { type: 'task_updated', data: { task } });
+      bus.publish('tasks', { type: 'task_updated', data: { task } });
       return task;
     },
 
@@ -156,7 +155,7 @@ export function createTasksService(deps: { sql: Sql; bus: EventBus; countTasks?:
         if (exists.length === 0) throw new NotFoundError('Task');
         throw new ForbiddenError('Only the task’s creator or an admin may delete it.');
       }
-      bus.publish(TASKS_TOPIC, { type: 'task_deleted', data: { id } });
+      bus.publish('tasks', { type: 'task_deleted', data: { id } });
     },
   };
 }

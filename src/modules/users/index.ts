@@ -1,10 +1,10 @@
 import { Elysia, t } from 'elysia';
-import type { Config } from '../../config';
 import { NotFoundError, UnauthorizedError } from '../../lib/errors';
 import { errors } from '../../lib/schemas';
+import { UserPrivate, UserPublic } from '../../protocol/schemas';
+import type { Feature, Runtime } from '../../runtime';
 import { authPlugin } from '../auth/plugin';
-import { OnlineQuery, UpdateMeBody, UserPrivate, UserPublic } from './model';
-import type { UsersService } from './service';
+import { OnlineQuery, UpdateMeBody } from './model';
 
 /**
  * A valid token whose account has since been deleted: the token no longer names anyone, so
@@ -16,10 +16,11 @@ function accountGone(err: unknown): never {
   throw err;
 }
 
-export function usersRoutes(deps: { config: Config; users: UsersService }) {
-  const { config, users } = deps;
-  return new Elysia({ prefix: '/api/v1/users', tags: ['users'] })
-    .use(authPlugin(config))
+/** `/api/v1/users`: your own profile, and who is online. */
+export function createUsersFeature(rt: Pick<Runtime, 'tokens' | 'users'>) {
+  const { users } = rt;
+  const routes = new Elysia({ prefix: '/api/v1/users', tags: ['users'] })
+    .use(authPlugin(rt.tokens))
     .get('/me', ({ user }) => users.getById(user.id).catch(accountGone), {
       auth: true,
       response: { 200: UserPrivate, ...errors(401) },
@@ -52,4 +53,5 @@ export function usersRoutes(deps: { config: Config; users: UsersService }) {
         },
       },
     );
+  return { name: 'users', routes } satisfies Feature;
 }

@@ -1,36 +1,4 @@
 import { t } from 'elysia';
-import { Id, Timestamp } from '../../lib/schemas';
-
-export const Role = t.Union([t.Literal('admin'), t.Literal('member')]);
-
-/** What a user sees of themselves. */
-export const UserPrivate = t.Object(
-  {
-    id: Id,
-    email: t.String({ format: 'email' }),
-    full_name: t.String(),
-    role: Role,
-    is_active: t.Boolean(),
-    is_online: t.Boolean(),
-    last_seen_at: t.Nullable(Timestamp),
-    created_at: Timestamp,
-  },
-  { $id: '#/components/schemas/UserPrivate', title: 'UserPrivate' },
-);
-export type UserPrivate = typeof UserPrivate.static;
-
-/** What anyone signed in may see of another user: never email or other personal data. */
-export const UserPublic = t.Object(
-  {
-    id: Id,
-    full_name: t.String(),
-    role: Role,
-    is_online: t.Boolean(),
-    last_seen_at: t.Nullable(Timestamp),
-  },
-  { $id: '#/components/schemas/UserPublic', title: 'UserPublic' },
-);
-export type UserPublic = typeof UserPublic.static;
 
 export const Password = t.String({ minLength: 8, maxLength: 256, description: '8 to 256 characters' });
 export const FullName = t.String({ minLength: 1, maxLength: 100, pattern: '\\S' });

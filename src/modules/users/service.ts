@@ -1,10 +1,10 @@
-import type { Queryable, Sql } from '../../db/client';
-import { ConflictError, NotFoundError, UnauthorizedError } from '../../lib/errors';
+import type { Sql } from '../../db/client';
+import { NotFoundError, UnauthorizedError } from '../../lib/errors';
 import { iso } from '../../lib/schemas';
-import { createWorkGate } from '../../lib/work-gate';
-import type { UserPrivate, UserPublic } from './model';
+import type { UserPrivate, UserPublic, UserStatus } from '../../protocol/schemas';
+import { hashPassword, verifyPassword } from '../auth/passwords';
 
-interface UserRow {
+export interface UserRow {
   id: string;
   email: string;
   password_hash: string;
@@ -41,38 +41,6 @@ export function toUserPublic(
   };
 }
 
-export function normaliseEmail(email: string): string {
-  return email.trim().toLowerCase();
-}
-
-/**
- * Every argon2 hash and verify of the process goes through this gate: one job per core at a
- * time, a short queue, 503 beyond it (see src/lib/work-gate.ts for why).
- */
-const CORES = Math.max(1, navigator.hardwareConcurrency || 1);
-export const passwordGate = createWorkGate(CORES, CORES * 8);
-
-/**
- * argon2id at OWASP's recommended floor (Password Storage Cheat Sheet: 19 MiB, t=2, p=1).
- * Bun's default (64 MiB) measured 122 ms of a core per check here against 30 ms for this,
- * i.e. 4x the logins a core can serve, with the memory-hard guarantee OWASP asks for.
- * Each hash records its own parameters, so hashes made with other settings still verify.
- */
-const ARGON2 = { algorithm: 'argon2id', memoryCost: 19_456, timeCost: 2 } as const;
-
-export function hashPassword(password: string, signal?: AbortSignal): Promise<string> {
-  return passwordGate.run(() => Bun.password.hash(password, ARGON2), signal);
-}
-
-/** False for a wrong password or an unreadable hash; never throws for those. */
-function verifyPassword(password: string, hash: string, signal?: AbortSignal): Promise<boolean> {
-  return passwordGate.run(() => Bun.password.verify(password, hash).catch(() => false), signal);
-}
-
-// Verified against when the email is unknown, so a wrong email costs as long as a wrong
-// password and the answer's timing does not reveal which emails exist.
-let dummyHash: Promise<string> | undefined;
-
 /** One user's presence transition, as written by setUsersOnlineStatus. */
 export interface OnlineStatusChange {
   userId: string;
@@ -85,45 +53,9 @@ export interface OnlineStatusChange {
    */
   seq?: number;
 }
-export interface UserStatus {
-  user_id: string;
-  full_name: string;
-  is_online: boolean;
-  last_seen_at: string | null;
-}
 
 export function createUsersService(sql: Sql) {
   return {
-    async register(
-      input: { email: string; password: string; full_name: string },
-      signal?: AbortSignal,
-    ): Promise<UserPrivate> {
-      const email = normaliseEmail(input.email);
-      const passwordHash = await hashPassword(input.password, signal);
-      const rows = await sql<UserRow[]>`
-        insert into users (email, password_hash, full_name)
-        values (${email}, ${passwordHash}, ${input.full_name.trim()})
-        on conflict do nothing
-        returning *`;
-      if (rows.length === 0) throw new ConflictError('That email is already registered.', 'email_taken');
-      return toUserPrivate(rows[0]!);
-    },
-
-    /** The user for these credentials, or 401 — the same answer whether or not the email exists. */
-    async authenticate(emailInput: string, password: string, signal?: AbortSignal): Promise<UserRow> {
-      const email = normaliseEmail(emailInput);
-      const [row] = await sql<UserRow[]>`select * from users where lower(email) = ${email}`;
-      if (!row) {
-        dummyHash ??= hashPassword('not-a-real-password-just-for-timing');
-        await verifyPassword(password, await dummyHash, signal);
-        throw new UnauthorizedError('Incorrect email or password.', 'invalid_credentials');
-      }
-      const ok = await verifyPassword(password, row.password_hash, signal);
-      if (!ok || !row.is_active)
-        throw new UnauthorizedError('Incorrect email or password.', 'invalid_credentials');
-      return row;
-    },
-
     async getById(id: string): Promise<UserPrivate> {
       const [row] = await sql<UserRow[]>`select * from users where id = ${id}`;
       if (!row) throw new NotFoundError('User');
@@ -150,11 +82,6 @@ export function createUsersService(sql: Sql) {
       const [row] = await sql<UserRow[]>`
         update users set ${sql(changes, Object.keys(changes))} where id = ${id} returning *`;
       return toUserPrivate(row!);
-    },
-
-    async exists(tx: Queryable, id: string): Promise<boolean> {
-      const rows = await tx`select 1 from users where id = ${id}`;
-      return rows.length > 0;
     },
 
     /**

@@ -3,11 +3,10 @@
  * frames, a ping every 20 s, and reconnection with jittered exponential backoff so a
  * restarted server is not hit by every open tab in the same instant.
  */
+import { type ClientFrame, CloseCodes, type ServerFrame } from '../../protocol/frames';
 
-export interface LiveFrame {
-  type: string;
-  data?: unknown;
-}
+/** A frame from the server, as declared in src/protocol/frames.ts. */
+export type LiveFrame = ServerFrame;
 
 export type LiveState = 'connecting' | 'open' | 'reconnecting';
 
@@ -58,7 +57,7 @@ export class LiveConnection {
     clearInterval(this.pingTimer);
     const socket = this.socket;
     this.socket = undefined;
-    if (socket && socket.readyState <= WebSocket.OPEN) socket.close(1000, 'signed out');
+    if (socket && socket.readyState <= WebSocket.OPEN) socket.close(CloseCodes.normal.code, 'signed out');
   }
 
   private open(): void {
@@ -116,9 +115,10 @@ export class LiveConnection {
 
   private keepAlive(socket: WebSocket): void {
     if (Date.now() - this.lastFrameAt > SILENCE_LIMIT_MS) {
-      socket.close(4000, 'silent');
+      socket.close(CloseCodes.silent.code, CloseCodes.silent.reason);
       return;
     }
-    if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'ping' }));
+    if (socket.readyState === WebSocket.OPEN)
+      socket.send(JSON.stringify({ type: 'ping' } satisfies ClientFrame));
   }
 }

@@ -587,7 +587,7 @@ function addActivity(kind: string, ...parts: Child[]): void {
 }
 
 function handleFrame(frame: LiveFrame): void {
-  const data = (frame.data ?? {}) as Record<string, unknown>;
+  const data = ('data' in frame && frame.data ? frame.data : {}) as Record<string, unknown>;
   switch (frame.type) {
     case 'dashboard_summary':
       if (data.summary && typeof data.summary === 'object') applyPushedSummary(data.summary as Summary);

@@ -1,0 +1,160 @@
+import { t } from 'elysia';
+
+/**
+ * The resources clients see, as TypeBox schemas: one definition validates what the server
+ * sends, types the code (`typeof X.static`) and becomes the OpenAPI and AsyncAPI component
+ * of the same name. This is the lowest layer of `src/`: it imports nothing of ours, and
+ * everything that speaks to clients (routes, WebSocket frames, bus messages) imports it.
+ * Request bodies and queries stay beside their feature (`src/modules/<feature>/model.ts`).
+ */
+
+/** The contract's error body. Every 4xx/5xx answer has this shape. */
+export const ErrorBody = t.Object(
+  {
+    error: t.Object({
+      code: t.String({ description: 'snake_case machine-readable code', examples: ['validation_error'] }),
+      message: t.String({ description: 'a human sentence' }),
+      details: t.Optional(t.Unknown()),
+    }),
+  },
+  { $id: '#/components/schemas/Error', title: 'Error' },
+);
+export type ErrorBody = typeof ErrorBody.static;
+
+/** Ids are opaque strings to clients; the server issues UUIDs. */
+export const Id = t.String({ format: 'uuid', description: 'opaque identifier' });
+export const Timestamp = t.String({ format: 'date-time', description: 'ISO-8601 UTC' });
+
+export const ROLES = ['admin', 'member'] as const;
+export const Role = t.Union([t.Literal('admin'), t.Literal('member')]);
+export type Role = typeof Role.static;
+
+export const TASK_STATUSES = ['todo', 'in_progress', 'review', 'completed', 'cancelled'] as const;
+export const TASK_PRIORITIES = ['low', 'medium', 'high', 'urgent'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+export type TaskPriority = (typeof TASK_PRIORITIES)[number];
+
+// A union of literals, not t.UnionEnum: Elysia fills an absent optional UnionEnum with its
+// first value, which would turn every PATCH into "status: todo" (seen on elysia 1.4.30).
+export const Status = t.Union(
+  [
+    t.Literal('todo'),
+    t.Literal('in_progress'),
+    t.Literal('review'),
+    t.Literal('completed'),
+    t.Literal('cancelled'),
+  ],
+  { description: TASK_STATUSES.join(' | ') },
+);
+export const Priority = t.Union(
+  [t.Literal('low'), t.Literal('medium'), t.Literal('high'), t.Literal('urgent')],
+  { description: TASK_PRIORITIES.join(' | ') },
+);
+
+export const Task = t.Object(
+  {
+    id: Id,
+    title: t.String(),
+    description: t.Nullable(t.String()),
+    status: Status,
+    priority: Priority,
+    category: t.String(),
+    assignee_id: t.Nullable(Id),
+    created_by: t.Nullable(Id),
+    due_date: t.Nullable(Timestamp),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    completed_at: t.Nullable(Timestamp),
+  },
+  { $id: '#/components/schemas/Task', title: 'Task' },
+);
+export type Task = typeof Task.static;
+
+/** What a user sees of themselves. */
+export const UserPrivate = t.Object(
+  {
+    id: Id,
+    email: t.String({ format: 'email' }),
+    full_name: t.String(),
+    role: Role,
+    is_active: t.Boolean(),
+    is_online: t.Boolean(),
+    last_seen_at: t.Nullable(Timestamp),
+    created_at: Timestamp,
+  },
+  { $id: '#/components/schemas/UserPrivate', title: 'UserPrivate' },
+);
+export type UserPrivate = typeof UserPrivate.static;
+
+/** What anyone signed in may see of another user: never email or other personal data. */
+export const UserPublic = t.Object(
+  {
+    id: Id,
+    full_name: t.String(),
+    role: Role,
+    is_online: t.Boolean(),
+    last_seen_at: t.Nullable(Timestamp),
+  },
+  { $id: '#/components/schemas/UserPublic', title: 'UserPublic' },
+);
+export type UserPublic = typeof UserPublic.static;
+
+/** One user's presence as announced on the WebSocket (`user_status_update`). */
+export const UserStatus = t.Object(
+  {
+    user_id: Id,
+    full_name: t.String(),
+    is_online: t.Boolean(),
+    last_seen_at: t.Nullable(Timestamp),
+  },
+  { $id: '#/components/schemas/UserStatus', title: 'UserStatus' },
+);
+export type UserStatus = typeof UserStatus.static;
+
+export const Token = t.Object(
+  {
+    access_token: t.String(),
+    token_type: t.Literal('bearer'),
+    expires_in: t.Integer({ description: 'seconds until the token expires' }),
+  },
+  { $id: '#/components/schemas/Token', title: 'Token' },
+);
+export type Token = typeof Token.static;
+
+const Count = t.Integer({ minimum: 0 });
+
+export const DashboardSummary = t.Object(
+  {
+    total_tasks: Count,
+    completed_tasks: Count,
+    completion_rate: t.Number({
+      minimum: 0,
+      maximum: 1,
+      description: 'completed_tasks / total_tasks; 0 when there are none',
+    }),
+    active_users: t.Integer({ minimum: 0, description: 'users with is_active (not affected by filters)' }),
+    online_users: t.Integer({ minimum: 0, description: 'users online now (not affected by filters)' }),
+    tasks_by_status: t.Object({
+      todo: Count,
+      in_progress: Count,
+      review: Count,
+      completed: Count,
+      cancelled: Count,
+    }),
+    tasks_by_priority: t.Object({ low: Count, medium: Count, high: Count, urgent: Count }),
+    tasks_by_category: t.Record(t.String(), Count, { description: 'only categories with tasks' }),
+    generated_at: t.String({ format: 'date-time', description: 'when these counts were read' }),
+    version: t.String({
+      description: 'opaque; changes whenever the counts may have changed (also the ETag)',
+    }),
+  },
+  { $id: '#/components/schemas/DashboardSummary', title: 'DashboardSummary' },
+);
+export type DashboardSummary = typeof DashboardSummary.static;
+
+export const TrendPoint = t.Object({
+  date: t.String({ format: 'date', description: 'UTC day, YYYY-MM-DD' }),
+  created: Count,
+  completed: Count,
+});
+export type TrendPoint = typeof TrendPoint.static;
