@@ -28,6 +28,13 @@ export interface Config {
   presenceGraceMs: number;
   /** A connection whose instance stops renewing it is dropped after this long (crash, kill -9). */
   presenceTtlMs: number;
+  /**
+   * Above this many users online, a socket gets presence changes only for the users it
+   * subscribed to (`presence_subscribe`) plus a coalesced online count; at or below it, every
+   * change reaches every socket. Default 200: up to there a burst is at most 200² small
+   * frames, beyond it the fan-out grows as N² (see README "Presence at scale"). 0 = always.
+   */
+  presenceSubscribeThreshold: number;
   logLevel: LogLevel;
   nodeEnv: string;
   /** Load demo users and tasks into an empty database. Default on outside production. */
@@ -113,6 +120,7 @@ export function loadConfig(env: Env = process.env): Config {
     accessTokenTtlS: readInt(env, 'ACCESS_TOKEN_TTL_S', 3600, 1, 30 * 24 * 3600),
     presenceGraceMs: readInt(env, 'PRESENCE_GRACE_MS', 2_000, 0, 5_000),
     presenceTtlMs,
+    presenceSubscribeThreshold: readInt(env, 'PRESENCE_SUBSCRIBE_THRESHOLD', 200, 0, 1_000_000),
     logLevel,
     nodeEnv,
     seedDemo: readBool(env, 'HIVE_SEED_DEMO', !production),

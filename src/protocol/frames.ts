@@ -12,6 +12,23 @@ import type { DashboardSummary, Task, UserStatus } from './schemas';
 export interface ServerFrameData {
   /** A user went online or offline (once per change, not once per tab). */
   user_status_update: UserStatus;
+  /**
+   * Several presence changes at once: what a burst of transitions becomes (coalesced over a
+   * short tick, only while busy; Slack's `presence_change` with `users`, Phoenix's
+   * `presence_diff`). Each entry means exactly what a `user_status_update` would.
+   */
+  presence_batch: { users: UserStatus[] };
+  /**
+   * Answer to `presence_subscribe`: the subscription is in effect, and here is the current
+   * state of every subscribed user that exists (unknown ids are left out), the online count
+   * and the mode. Changes after this frame arrive as updates/batches.
+   */
+  presence_subscribed: { users: UserStatus[]; online: number; mode: PresenceMode };
+  /**
+   * The number of users online, coalesced (a few per second at most), sent to every socket
+   * while the team is above PRESENCE_SUBSCRIBE_THRESHOLD, and once whenever the mode changes.
+   */
+  presence_count: { online: number; mode: PresenceMode };
   task_created: { task: Task };
   task_updated: { task: Task };
   task_deleted: { id: string };
@@ -25,7 +42,20 @@ export interface ServerFrameData {
 /** Frame payloads a client sends, by frame type. */
 export interface ClientFrameData {
   ping: undefined;
+  /**
+   * Replace this socket's presence subscription with these user ids (at most
+   * WS_LIMITS.maxPresenceSubscriptions; `[]` clears it). Above the threshold a socket only
+   * gets changes of users it subscribed to. Answered with `presence_subscribed`.
+   */
+  presence_subscribe: { user_ids: string[] };
 }
+
+/**
+ * `all`: every presence change reaches every socket (teams up to PRESENCE_SUBSCRIBE_THRESHOLD
+ * users online). `subscribed`: a socket gets changes only for the users it subscribed to,
+ * plus `presence_count`.
+ */
+export type PresenceMode = 'all' | 'subscribed';
 
 export type ServerFrameType = keyof ServerFrameData;
 export type ClientFrameType = keyof ClientFrameData;
@@ -37,12 +67,19 @@ export type ServerFrame = { [K in ServerFrameType]: FrameOf<ServerFrameData, K> 
 export type ClientFrame = { [K in ClientFrameType]: FrameOf<ClientFrameData, K> }[ClientFrameType];
 export type ServerFrameOf<K extends ServerFrameType> = FrameOf<ServerFrameData, K>;
 
-/** Codes of the `error` frame. */
-export type ClientErrorCode = 'invalid_frame' | 'unknown_type' | 'invalid_data';
+/**
+ * Codes of the `error` frame: `invalid_frame` not a JSON object with a `type`;
+ * `unknown_type` a type we do not know; `invalid_data` a known type with a payload of the
+ * wrong shape; `too_many_user_ids` a `presence_subscribe` over the cap (nothing changed).
+ */
+export type ClientErrorCode = 'invalid_frame' | 'unknown_type' | 'invalid_data' | 'too_many_user_ids';
 
 /** Every server frame type, for validation and documentation (the compiler checks the list). */
 export const SERVER_FRAME_TYPES = [
   'user_status_update',
+  'presence_batch',
+  'presence_subscribed',
+  'presence_count',
   'task_created',
   'task_updated',
   'task_deleted',
@@ -51,11 +88,25 @@ export const SERVER_FRAME_TYPES = [
   'error',
 ] as const satisfies readonly ServerFrameType[];
 
-export const CLIENT_FRAME_TYPES = ['ping'] as const satisfies readonly ClientFrameType[];
+export const CLIENT_FRAME_TYPES = [
+  'ping',
+  'presence_subscribe',
+] as const satisfies readonly ClientFrameType[];
 
-/** Serialise a server frame; the only way the server writes one. */
+/** Serialise a server frame; the only way the server writes one (but see below). */
 export function encodeFrame(frame: ServerFrame): string {
   return JSON.stringify(frame);
+}
+
+/**
+ * The presence frame for statuses each already serialised with `JSON.stringify`: a
+ * `user_status_update` for one, a `presence_batch` for several. The text equals
+ * `encodeFrame`'s; building it from pre-encoded entries lets the server serialise each status
+ * once per batch however many sockets' frames carry it.
+ */
+export function encodePresenceFrame(statusJson: readonly string[]): string {
+  if (statusJson.length === 1) return `{"type":"user_status_update","data":${statusJson[0]}}`;
+  return `{"type":"presence_batch","data":{"users":[${statusJson.join(',')}]}}`;
 }
 
 /**
@@ -102,4 +153,6 @@ export const WS_LIMITS = {
   floodBurst: 60,
   /** The server pings and closes a peer silent for this long. */
   idleTimeoutS: 60,
+  /** Most user ids one `presence_subscribe` may name (a dashboard shows far fewer). */
+  maxPresenceSubscriptions: 500,
 } as const;

@@ -42,7 +42,11 @@ class LocalFanout {
       try {
         handler(message, origin);
       } catch (err) {
-        this.log.error('event handler failed', { topic, type: message.type, err });
+        this.log.error('event handler failed', {
+          topic,
+          type: 'type' in message ? message.type : undefined,
+          err,
+        });
       }
     }
   }

@@ -20,6 +20,8 @@ export interface SocketHub {
   get(connId: string): HubSocket | undefined;
   /** Serialise once, send to every local socket. */
   broadcast(frame: ServerFrame): void;
+  /** Send an already-serialised frame to every local socket. */
+  broadcastText(text: string): void;
   size(): number;
   all(): IterableIterator<HubSocket>;
   /**
@@ -33,16 +35,19 @@ export interface SocketHub {
 export function createSocketHub(): SocketHub {
   const sockets = new Map<string, HubSocket>();
   let nativePublish: ((text: string) => void) | undefined;
+  function broadcastText(text: string): void {
+    if (sockets.size === 0) return;
+    if (nativePublish) nativePublish(text);
+    else for (const s of sockets.values()) s.sendRaw(text);
+  }
   return {
     add: (s) => void sockets.set(s.connId, s),
     remove: (id) => void sockets.delete(id),
     get: (id) => sockets.get(id),
     broadcast(frame) {
-      if (sockets.size === 0) return;
-      const text = encodeFrame(frame);
-      if (nativePublish) nativePublish(text);
-      else for (const s of sockets.values()) s.sendRaw(text);
+      if (sockets.size > 0) broadcastText(encodeFrame(frame));
     },
+    broadcastText,
     size: () => sockets.size,
     all: () => sockets.values(),
     useNativeBroadcast(publish) {

@@ -2,7 +2,14 @@ import type { ServerWebSocket } from 'bun';
 import { Elysia } from 'elysia';
 import { UnauthorizedError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import { type CloseCode, CloseCodes, encodeFrame, type ServerFrame, WS_LIMITS } from '../protocol/frames';
+import {
+  CLIENT_FRAME_TYPES,
+  type CloseCode,
+  CloseCodes,
+  encodeFrame,
+  type ServerFrame,
+  WS_LIMITS,
+} from '../protocol/frames';
 import type { HubSocket, SocketHub } from './hub';
 
 /** setTimeout's largest delay (~24.8 days); tokens may live up to 30 days. */
@@ -62,6 +69,8 @@ export interface WsRouteDeps {
   onOpen(conn: Connection): void;
   /** It closed, for whatever reason (already removed from the hub). Called once per connection. */
   onClose(conn: Connection, code: number): void;
+  /** A valid `presence_subscribe`: replace this connection's subscription with these ids. */
+  onPresenceSubscribe(conn: Connection, userIds: string[]): void;
 }
 
 /** The topic every hub socket subscribes to, so `hub.broadcast` is one native publish. */
@@ -106,26 +115,61 @@ function withinRate(conn: LiveConnection): boolean {
   return true;
 }
 
-/** Answer one client message: `ping` gets `pong`, anything else an `error` frame. */
-function answer(conn: LiveConnection, message: unknown): void {
+type ClientError = Extract<ServerFrame, { type: 'error' }>['data'];
+
+/** The longest string accepted as a user id in `presence_subscribe` (ours are 36-char uuids). */
+const MAX_USER_ID_CHARS = 100;
+
+/**
+ * The user ids of a `presence_subscribe` payload, or the error to answer. Unknown ids are
+ * fine (they match no user); a wrong shape or more than the cap is refused and changes nothing.
+ */
+export function parsePresenceSubscribe(data: unknown): string[] | ClientError {
+  const ids = data && typeof data === 'object' ? (data as { user_ids?: unknown }).user_ids : undefined;
+  const shape = '{"type":"presence_subscribe","data":{"user_ids":["<user id>", …]}}';
+  if (!Array.isArray(ids)) return { code: 'invalid_data', message: `Expected ${shape}.` };
+  if (ids.length > WS_LIMITS.maxPresenceSubscriptions)
+    return {
+      code: 'too_many_user_ids',
+      message: `At most ${WS_LIMITS.maxPresenceSubscriptions} user ids per presence_subscribe (got ${ids.length}); subscribe to the users you show.`,
+    };
+  if (!ids.every((id) => typeof id === 'string' && id.length > 0 && id.length <= MAX_USER_ID_CHARS))
+    return {
+      code: 'invalid_data',
+      message: `user_ids must be non-empty strings of at most ${MAX_USER_ID_CHARS} characters.`,
+    };
+  return ids as string[];
+}
+
+const UNKNOWN_TYPE_HINT = `the client messages are ${CLIENT_FRAME_TYPES.map((t) => `"${t}"`).join(' and ')}`;
+
+/** Answer one client message: `ping` gets `pong`, `presence_subscribe` goes on, anything else an `error` frame. */
+function answer(conn: LiveConnection, message: unknown, deps: WsRouteDeps): void {
   // Elysia has already JSON-parsed text that looks like JSON; anything else stays as it came.
-  const type =
+  const frame =
     message && typeof message === 'object' && !Buffer.isBuffer(message)
-      ? (message as { type?: unknown }).type
+      ? (message as { type?: unknown; data?: unknown })
       : undefined;
+  const type = frame?.type;
   if (type === 'ping') {
     conn.sendRaw(PONG);
     return;
   }
-  const parsed = typeof type === 'string';
+  if (type === 'presence_subscribe') {
+    const parsed = parsePresenceSubscribe(frame?.data);
+    if (Array.isArray(parsed)) deps.onPresenceSubscribe(conn, parsed);
+    else conn.send({ type: 'error', data: parsed });
+    return;
+  }
   conn.send({
     type: 'error',
-    data: parsed
-      ? {
-          code: 'unknown_type',
-          message: `Unknown message type "${String(type).slice(0, 50)}"; the only client message is {"type":"ping"}.`,
-        }
-      : { code: 'invalid_frame', message: 'Frames must be JSON objects {"type": "...", "data": {...}}.' },
+    data:
+      typeof type === 'string'
+        ? {
+            code: 'unknown_type',
+            message: `Unknown message type "${type.slice(0, 50)}"; ${UNKNOWN_TYPE_HINT}.`,
+          }
+        : { code: 'invalid_frame', message: 'Frames must be JSON objects {"type": "...", "data": {...}}.' },
   });
 }
 
@@ -147,7 +191,7 @@ export function wsRoutes(deps: WsRouteDeps) {
       tags: ['realtime'],
       summary: 'WebSocket: live presence, task and dashboard events',
       description:
-        'Upgrade with `?token=<access_token>` (401 before any upgrade when missing, expired or forged). Send `{"type":"ping"}`, get `{"type":"pong"}`. See README.',
+        'Upgrade with `?token=<access_token>` (401 before any upgrade when missing, expired or forged). Send `{"type":"ping"}`, get `{"type":"pong"}`; `{"type":"presence_subscribe","data":{"user_ids":[…]}}` follows those users (large teams). See README.',
     },
     // Elysia's ws route ignores a value returned from beforeHandle, so refusal is a throw,
     // which the global onError turns into the contract's 401 body.
@@ -191,7 +235,7 @@ export function wsRoutes(deps: WsRouteDeps) {
         conn.close(CloseCodes.tooManyMessages);
         return;
       }
-      answer(conn, message);
+      answer(conn, message, deps);
     },
     close(ws, code) {
       const data = ws.raw.data as object;

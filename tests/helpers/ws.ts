@@ -7,6 +7,12 @@ export interface Frame {
   type: string;
   /** Tests read whatever the frame carries. */
   data?: any;
+  /**
+   * Set on the `user_status_update` entries recorded for each user of a `presence_batch`
+   * (right after the batch frame itself), so tests about one user's transitions read the same
+   * whether the server sent them alone or batched.
+   */
+  via?: 'presence_batch';
 }
 
 /** A real WebSocket client (Bun's native one) that records every frame and its close. */
@@ -47,7 +53,13 @@ export async function openSocket(wsUrl: string, token: string): Promise<TestSock
     statusFrames: (userId) =>
       socket.frames.filter((f) => f.type === 'user_status_update' && f.data?.user_id === userId),
   };
-  ws.onmessage = (e) => socket.frames.push(JSON.parse(String(e.data)));
+  ws.onmessage = (e) => {
+    const frame: Frame = JSON.parse(String(e.data));
+    socket.frames.push(frame);
+    if (frame.type === 'presence_batch')
+      for (const data of frame.data.users)
+        socket.frames.push({ type: 'user_status_update', data, via: 'presence_batch' });
+  };
   ws.onclose = (e) => {
     socket.closed = { code: e.code, reason: e.reason };
   };

@@ -305,7 +305,7 @@ describe('presence', () => {
     const [status] = await server.runtime.users.setUsersOnlineStatus([
       { userId: u.id, isOnline: true, at: new Date() },
     ]);
-    server.runtime.bus.publish('presence', { type: 'user_status_update', data: status! });
+    server.runtime.bus.publish('presence', { changes: [{ user: status!, seq: 0 }] });
     await waitFor(async () => (await api.get('/api/v1/dashboard/summary')).body.online_users === before + 1, {
       timeoutMs: 1_500,
       what: 'online_users to count the user',

@@ -1,52 +1,49 @@
-import { CloseCodes, type ServerFrame } from '../../protocol/frames';
-import type { SocketHub } from '../../realtime/hub';
+import type { Sql } from '../../db/client';
+import { iso } from '../../lib/schemas';
+import type { PresenceChange } from '../../protocol/bus';
+import { CloseCodes } from '../../protocol/frames';
 import { wsRoutes } from '../../realtime/ws';
 import type { Feature, Runtime } from '../../runtime';
+import { createPresenceFanout } from './fanout';
 import { createRedisPresenceStore } from './redis-store';
 import { createPresenceService, presenceTimings } from './service';
 import { createMemoryPresenceStore } from './store';
 
-/**
- * Fan-out to local sockets gets at most this much of each event-loop turn. Under a connect
- * storm every transition goes to every socket (N² frames); sending them in slices lets
- * upgrades, Redis replies and the presence writes in between instead of waiting behind it.
- */
-const FANOUT_SLICE_MS = 4;
-
-/** Frames waiting for local fan-out, in order, sent in time-boxed slices. */
-function createFanoutQueue(hub: SocketHub) {
-  let queue: ServerFrame[] = [];
-  let head = 0;
-  let scheduled = false;
-  function drain() {
-    scheduled = false;
-    const until = performance.now() + FANOUT_SLICE_MS;
-    while (head < queue.length && performance.now() < until) hub.broadcast(queue[head++]!);
-    if (head < queue.length) {
-      scheduled = true;
-      setImmediate(drain);
-    } else {
-      queue = [];
-      head = 0;
-    }
-  }
-  return {
-    push(frame: ServerFrame) {
-      queue.push(frame);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(drain);
-      }
-    },
-  };
-}
-
 /** How long shutdown waits for clients to acknowledge the 1001 close before releasing them anyway. */
 const CLOSE_WAIT_MS = 1_000;
 
+/** The rows a subscription answer starts from, with the sequence number of their last write. */
+async function readStatuses(sql: Sql, userIds: string[]): Promise<PresenceChange[]> {
+  const rows = await sql<
+    {
+      id: string;
+      full_name: string;
+      is_online: boolean;
+      last_seen_at: Date | null;
+      presence_seq: string | null;
+    }[]
+  >`select id, full_name, is_online, last_seen_at, presence_seq from users where id = any(${userIds}::uuid[])`;
+  return rows.map((r) => ({
+    user: {
+      user_id: r.id,
+      full_name: r.full_name,
+      is_online: r.is_online,
+      last_seen_at: iso(r.last_seen_at),
+    },
+    seq: Number(r.presence_seq ?? 0),
+  }));
+}
+
+/** Users online in the whole cluster, from the counter the triggers keep (migration 0005). */
+async function readOnlineCount(sql: Sql): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`select online::int as n from user_counts`;
+  return row?.n ?? 0;
+}
+
 /**
  * Live presence over WebSockets: the `/ws` route, presence bookkeeping (Redis or memory),
- * and fan-out of `presence` and `tasks` bus events to this instance's sockets.
+ * presence fan-out (batched, by subscription above the threshold: ./fanout.ts) and task
+ * events to this instance's sockets.
  */
 export function createPresenceFeature(rt: Runtime): Feature {
   const { config, log, hub, bus } = rt;
@@ -69,7 +66,13 @@ export function createPresenceFeature(rt: Runtime): Feature {
     ttlMs: config.presenceTtlMs,
   });
   const unsubscribers: (() => void)[] = [];
-  const fanout = createFanoutQueue(hub);
+  const fanout = createPresenceFanout({
+    hub,
+    threshold: config.presenceSubscribeThreshold,
+    readOnlineCount: () => readOnlineCount(rt.sql),
+    readStatuses: (ids) => readStatuses(rt.sql, ids),
+    log: log.child({ feature: 'presence-fanout' }),
+  });
   let onRedisReady: (() => void) | undefined;
 
   return {
@@ -78,18 +81,28 @@ export function createPresenceFeature(rt: Runtime): Feature {
       hub,
       log,
       verifyToken: (token) => rt.tokens.verify(token),
-      onOpen: (conn) => presence.connect(conn.connId, conn.userId),
-      onClose: (conn) => presence.disconnect(conn.connId),
+      onOpen: (conn) => {
+        fanout.opened(conn);
+        presence.connect(conn.connId, conn.userId);
+      },
+      onClose: (conn) => {
+        fanout.closed(conn);
+        presence.disconnect(conn.connId);
+      },
+      onPresenceSubscribe: (conn, userIds) => void fanout.subscribe(conn, userIds),
     }),
 
     async start() {
       // Every instance forwards every presence and task event to its own sockets; the
       // bus has already dropped our own Redis echoes (we got those in process).
       unsubscribers.push(
-        // Task and presence bus messages are WebSocket frames already (src/protocol/bus.ts).
-        bus.subscribe('presence', (message) => fanout.push(message)),
-        bus.subscribe('tasks', (message) => fanout.push(message)),
+        bus.subscribe('presence', (message) => fanout.deliver(message.changes)),
+        // Task bus messages are WebSocket frames already (src/protocol/bus.ts).
+        bus.subscribe('tasks', (message) => hub.broadcast(message)),
+        bus.onReconnect(() => fanout.resendSubscriptions()),
+        () => fanout.stop(),
       );
+      await fanout.start();
       if (rt.redis) {
         const redis = rt.redis;
         let wasReady = redis.status === 'ready';

@@ -66,10 +66,13 @@ function createTransitionWriter(deps: { users: UsersService; bus: EventBus; log:
           users: batch.length,
           duration_ms: Math.round((performance.now() - startedAt) * 100) / 100,
         });
-        // Send the next batch to the database before fanning this one out: under a storm
-        // the fan-out is the expensive part, and the next write need not wait behind it.
+        // Send the next batch to the database before announcing this one, so the next write
+        // never waits behind fan-out. One bus message per batch (one JSON encoding, one Redis
+        // PUBLISH); each instance batches it into frames for its own sockets (./fanout.ts).
         finished(FLUSH_NOW);
-        for (const row of rows) deps.bus.publish('presence', { type: 'user_status_update', data: row });
+        const seqOf = new Map(batch.map((c) => [c.userId, c.seq ?? 0]));
+        const changes = rows.map((user) => ({ user, seq: seqOf.get(user.user_id) ?? 0 }));
+        if (changes.length > 0) deps.bus.publish('presence', { changes });
       },
       (err) => {
         deps.log.warn('presence write failed; retrying', { err, users: batch.length });

@@ -1,0 +1,220 @@
+import type { Logger } from '../../lib/logger';
+import { UUID_RE } from '../../lib/schemas';
+import type { PresenceChange } from '../../protocol/bus';
+import { encodeFrame, encodePresenceFrame, type PresenceMode } from '../../protocol/frames';
+import type { UserStatus } from '../../protocol/schemas';
+import type { HubSocket, SocketHub } from '../../realtime/hub';
+import { createStatusLoader, createSubscriptionRegistry } from './subscriptions';
+
+/**
+ * While busy, presence changes are held this long and sent together: a burst of N
+ * transitions becomes ~N/(rate × tick) frames per socket instead of N. The first change after
+ * a quiet tick goes out at once, so a lone change is as fast as without batching.
+ */
+export const PRESENCE_TICK_MS = 50;
+/** At most one `presence_count` per this interval ("a few per second"). */
+export const PRESENCE_COUNT_INTERVAL_MS = 250;
+/** Back to `all` only below this share of the threshold, so a team hovering at it does not flap. */
+const HYSTERESIS = 0.9;
+
+export interface PresenceFanoutDeps {
+  hub: SocketHub;
+  /** PRESENCE_SUBSCRIBE_THRESHOLD: above this many users online, sockets get what they subscribed to. */
+  threshold: number;
+  /** Users online in the whole cluster (the trigger-kept counter). */
+  readOnlineCount(): Promise<number>;
+  /** Current rows of these users (unknown ids absent), with their presence sequence numbers. */
+  readStatuses(userIds: string[]): Promise<PresenceChange[]>;
+  log: Logger;
+}
+
+/** Ids that cannot name a user are simply unknown: they never reach the database's uuid cast. */
+const isUuid = (id: string) => UUID_RE.test(id);
+
+interface Latest {
+  seq: number;
+  user: UserStatus;
+  /** `JSON.stringify(user)`, done once per change however many sockets receive it. */
+  json: string;
+}
+
+/**
+ * Turns written presence changes (bus topic `presence`, from every instance) into frames for
+ * this instance's sockets: batched per tick while busy, to every socket below the threshold
+ * and only to subscribers above it, plus the coalesced online count. See README "Presence at
+ * scale" for the protocol a client follows to keep an exact view.
+ */
+export function createPresenceFanout(deps: PresenceFanoutDeps) {
+  const { hub, threshold, log } = deps;
+  const subscriptions = createSubscriptionRegistry();
+  const loader = createStatusLoader(deps.readStatuses);
+  /** The newest change seen per user: drops one that arrives after a newer one (crossed in Redis). */
+  const latest = new Map<string, Latest>();
+  let pending = new Map<string, Latest>();
+  let tickTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Local connections per user: the mode reacts to a local storm before the count query does. */
+  const localUsers = new Map<string, number>();
+  let online = 0;
+  let mode: PresenceMode = 'all';
+  const count = {
+    timer: undefined as ReturnType<typeof setTimeout> | undefined,
+    running: false,
+    again: false,
+  };
+  let lastCountAt = 0;
+  let lastSentCount = -1;
+  let stopped = false;
+
+  const countFrame = () => ({ type: 'presence_count' as const, data: { online, mode } });
+
+  function updateMode(): void {
+    const n = Math.max(online, localUsers.size);
+    const next = n > threshold ? 'subscribed' : n < threshold * HYSTERESIS ? 'all' : mode;
+    if (next === mode) return;
+    mode = next;
+    log.info('presence fan-out mode changed', { mode, online: n, threshold });
+    lastSentCount = online;
+    hub.broadcast(countFrame());
+  }
+
+  function sendToSubscribers(batch: Latest[]): void {
+    const perSocket = new Map<HubSocket, string[]>();
+    for (const change of batch) {
+      const followers = subscriptions.followersOf(change.user.user_id);
+      if (!followers) continue;
+      for (const socket of followers) {
+        const list = perSocket.get(socket);
+        if (list) list.push(change.json);
+        else perSocket.set(socket, [change.json]);
+      }
+    }
+    for (const [socket, entries] of perSocket) socket.sendRaw(encodePresenceFrame(entries));
+  }
+
+  /** Send what is pending; if anything went out, hold the next changes for one tick. */
+  function flush(): void {
+    tickTimer = undefined;
+    if (pending.size === 0 || stopped) return;
+    const batch = [...pending.values()];
+    pending = new Map();
+    updateMode();
+    if (mode === 'all') hub.broadcastText(encodePresenceFrame(batch.map((c) => c.json)));
+    else sendToSubscribers(batch);
+    tickTimer = setTimeout(flush, PRESENCE_TICK_MS);
+  }
+
+  async function refreshCount(): Promise<void> {
+    count.timer = undefined;
+    count.running = true;
+    lastCountAt = Date.now();
+    try {
+      online = await deps.readOnlineCount();
+    } catch (err) {
+      log.debug('presence count query failed', { err });
+    } finally {
+      count.running = false;
+    }
+    if (stopped) return;
+    updateMode();
+    if (mode === 'subscribed' && online !== lastSentCount) {
+      lastSentCount = online;
+      hub.broadcast(countFrame());
+    }
+    if (count.again) {
+      count.again = false;
+      scheduleCount();
+    }
+  }
+
+  /** Coalesce: one count query per interval, and one more if changes came during the query. */
+  function scheduleCount(): void {
+    if (stopped || count.timer) return;
+    if (count.running) {
+      count.again = true;
+      return;
+    }
+    const wait = Math.max(0, lastCountAt + PRESENCE_COUNT_INTERVAL_MS - Date.now());
+    count.timer = setTimeout(() => void refreshCount(), wait);
+  }
+
+  /** The subscribed users' current state: the database's, unless a newer change was seen here. */
+  async function answerSubscription(socket: HubSocket, userIds: readonly string[]): Promise<void> {
+    const current = subscriptions.usersOf(socket.connId);
+    const rows = await loader.load(userIds.filter(isUuid));
+    if (subscriptions.usersOf(socket.connId) !== current) return; // replaced (or closed) meanwhile
+    const users: UserStatus[] = [];
+    for (const id of userIds) {
+      const row = rows.get(id);
+      const seen = latest.get(id);
+      if (seen && (!row || seen.seq > row.seq)) users.push(seen.user);
+      else if (row) users.push(row.user);
+    }
+    socket.sendRaw(encodeFrame({ type: 'presence_subscribed', data: { users, online, mode } }));
+  }
+
+  return {
+    /** Written changes from the bus (this instance's and others'). */
+    deliver(changes: readonly PresenceChange[]): void {
+      let accepted = false;
+      for (const { user, seq } of changes) {
+        const seen = latest.get(user.user_id);
+        if (seen && seen.seq > seq) continue;
+        const entry = { seq, user, json: JSON.stringify(user) };
+        latest.set(user.user_id, entry);
+        pending.set(user.user_id, entry);
+        accepted = true;
+      }
+      if (!accepted) return;
+      scheduleCount();
+      if (!tickTimer) flush();
+    },
+
+    /** Replace a socket's subscription and answer with `presence_subscribed`. */
+    async subscribe(socket: HubSocket, requested: readonly string[]): Promise<void> {
+      // Our ids are lower-case uuids; a client may have upper-cased one.
+      const userIds = [...new Set(requested.map((id) => id.toLowerCase()))];
+      subscriptions.replace(socket, userIds);
+      try {
+        await answerSubscription(socket, userIds);
+      } catch (err) {
+        log.warn('presence subscription snapshot failed', { err, conn_id: socket.connId });
+      }
+    },
+
+    /** A socket opened: it learns the mode at once when it is not the default. */
+    opened(socket: HubSocket): void {
+      localUsers.set(socket.userId, (localUsers.get(socket.userId) ?? 0) + 1);
+      updateMode();
+      if (mode === 'subscribed') socket.sendRaw(encodeFrame(countFrame()));
+    },
+
+    closed(socket: HubSocket): void {
+      subscriptions.forget(socket.connId);
+      const n = (localUsers.get(socket.userId) ?? 1) - 1;
+      if (n > 0) localUsers.set(socket.userId, n);
+      else localUsers.delete(socket.userId);
+    },
+
+    /**
+     * After a bus reconnect, changes published meanwhile may never have reached us: answer
+     * every subscription again, so subscribed clients converge without reconnecting.
+     */
+    resendSubscriptions(): void {
+      for (const { socket, users } of subscriptions.all()) void this.subscribe(socket, [...users]);
+      scheduleCount();
+    },
+
+    /** Read the count now (start-up), so the mode is right before the first change. */
+    start: () => refreshCount(),
+
+    stop(): void {
+      stopped = true;
+      if (tickTimer) clearTimeout(tickTimer);
+      if (count.timer) clearTimeout(count.timer);
+    },
+
+    mode: () => mode,
+  };
+}
+
+export type PresenceFanout = ReturnType<typeof createPresenceFanout>;

@@ -1,0 +1,90 @@
+import type { PresenceChange } from '../../protocol/bus';
+import type { HubSocket } from '../../realtime/hub';
+
+/**
+ * Which local sockets follow which users (`presence_subscribe`), indexed both ways: by user
+ * for fan-out (who gets this change), by connection to replace or drop a socket's set.
+ */
+export function createSubscriptionRegistry() {
+  const byConn = new Map<string, { socket: HubSocket; users: Set<string> }>();
+  const byUser = new Map<string, Set<HubSocket>>();
+
+  function forget(connId: string): void {
+    const entry = byConn.get(connId);
+    if (!entry) return;
+    byConn.delete(connId);
+    for (const userId of entry.users) {
+      const followers = byUser.get(userId);
+      followers?.delete(entry.socket);
+      if (followers?.size === 0) byUser.delete(userId);
+    }
+  }
+
+  return {
+    /** Make `userIds` this socket's whole subscription (an empty list clears it). */
+    replace(socket: HubSocket, userIds: readonly string[]): void {
+      forget(socket.connId);
+      if (userIds.length === 0) return;
+      const users = new Set(userIds);
+      byConn.set(socket.connId, { socket, users });
+      for (const userId of users) {
+        let followers = byUser.get(userId);
+        if (!followers) {
+          followers = new Set();
+          byUser.set(userId, followers);
+        }
+        followers.add(socket);
+      }
+    },
+    forget,
+    followersOf: (userId: string): ReadonlySet<HubSocket> | undefined => byUser.get(userId),
+    /** The users this socket follows, or undefined when it has no subscription. */
+    usersOf: (connId: string): ReadonlySet<string> | undefined => byConn.get(connId)?.users,
+    /** Every subscribed socket, with its users. */
+    all: () => [...byConn.values()],
+  };
+}
+
+export type SubscriptionRegistry = ReturnType<typeof createSubscriptionRegistry>;
+
+/**
+ * Current statuses for subscription answers, one query per round trip however many sockets
+ * subscribe at once (the DataLoader pattern, like the transition writer's batching): during
+ * a connect storm thousands of sockets subscribe within a second, and one `where id = any(…)`
+ * per socket would queue in front of the presence writes.
+ */
+export function createStatusLoader(read: (userIds: string[]) => Promise<PresenceChange[]>) {
+  let waiting: {
+    userIds: string[];
+    resolve: (rows: Map<string, PresenceChange>) => void;
+    reject: (err: unknown) => void;
+  }[] = [];
+  let running = false;
+
+  async function run(): Promise<void> {
+    running = true;
+    while (waiting.length > 0) {
+      const batch = waiting;
+      waiting = [];
+      const union = [...new Set(batch.flatMap((w) => w.userIds))];
+      try {
+        const rows = new Map((await read(union)).map((r) => [r.user.user_id, r]));
+        for (const w of batch) w.resolve(rows);
+      } catch (err) {
+        for (const w of batch) w.reject(err);
+      }
+    }
+    running = false;
+  }
+
+  return {
+    /** The rows of these users (unknown ids are absent), as a map by user id. */
+    load(userIds: string[]): Promise<Map<string, PresenceChange>> {
+      if (userIds.length === 0) return Promise.resolve(new Map());
+      return new Promise((resolve, reject) => {
+        waiting.push({ userIds, resolve, reject });
+        if (!running) void run();
+      });
+    },
+  };
+}
