@@ -7,11 +7,13 @@ import type { HubSocket, SocketHub } from '../../realtime/hub';
 import { createStatusLoader, createSubscriptionRegistry } from './subscriptions';
 
 /**
- * While busy, presence changes are held this long and sent together: a burst of N
- * transitions becomes ~N/(rate × tick) frames per socket instead of N. The first change after
- * a quiet tick goes out at once, so a lone change is as fast as without batching.
+ * Presence changes go out at once, up to PRESENCE_IMMEDIATE_PER_TICK sends per tick; beyond
+ * that (a burst) they are held until the tick ends and sent together, so a burst of N
+ * transitions becomes at most a few frames per tick per socket instead of N, while a lone
+ * change, or a steady trickle of them, is as fast as without batching.
  */
 export const PRESENCE_TICK_MS = 50;
+export const PRESENCE_IMMEDIATE_PER_TICK = 4;
 /** At most one `presence_count` per this interval ("a few per second"). */
 export const PRESENCE_COUNT_INTERVAL_MS = 250;
 /** Back to `all` only below this share of the threshold, so a team hovering at it does not flap. */
@@ -51,7 +53,9 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
   /** The newest change seen per user: drops one that arrives after a newer one (crossed in Redis). */
   const latest = new Map<string, Latest>();
   let pending = new Map<string, Latest>();
+  /** The current tick: sends made in it; while it runs past the allowance, changes wait for its end. */
   let tickTimer: ReturnType<typeof setTimeout> | undefined;
+  let sendsThisTick = 0;
   /** Local connections per user: the mode reacts to a local storm before the count query does. */
   const localUsers = new Map<string, number>();
   let online = 0;
@@ -91,16 +95,23 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
     for (const [socket, entries] of perSocket) socket.sendRaw(encodePresenceFrame(entries));
   }
 
-  /** Send what is pending; if anything went out, hold the next changes for one tick. */
+  /** Send what is pending, and count it against the current tick (starting one if none runs). */
   function flush(): void {
-    tickTimer = undefined;
     if (pending.size === 0 || stopped) return;
     const batch = [...pending.values()];
     pending = new Map();
     updateMode();
     if (mode === 'all') hub.broadcastText(encodePresenceFrame(batch.map((c) => c.json)));
     else sendToSubscribers(batch);
-    tickTimer = setTimeout(flush, PRESENCE_TICK_MS);
+    sendsThisTick += 1;
+    tickTimer ??= setTimeout(endTick, PRESENCE_TICK_MS);
+  }
+
+  /** A tick ended: what waited goes out now (and starts the next tick); else quiet again. */
+  function endTick(): void {
+    tickTimer = undefined;
+    sendsThisTick = 0;
+    flush();
   }
 
   async function refreshCount(): Promise<void> {
@@ -166,7 +177,7 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
       }
       if (!accepted) return;
       scheduleCount();
-      if (!tickTimer) flush();
+      if (sendsThisTick < PRESENCE_IMMEDIATE_PER_TICK) flush();
     },
 
     /** Replace a socket's subscription and answer with `presence_subscribed`. */

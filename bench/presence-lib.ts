@@ -1,0 +1,138 @@
+/**
+ * What the presence benchmarks share: HIVE (and baselines) as child processes, a scratch
+ * database with N users and their tokens, and clean-up of the database and the Redis prefix.
+ */
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Subprocess } from 'bun';
+import Redis from 'ioredis';
+import postgres from 'postgres';
+import { round } from './lib';
+
+export const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123';
+const ROOT = new URL('../', import.meta.url).pathname;
+
+export const wallNow = () => performance.timeOrigin + performance.now();
+export const log = (...a: unknown[]) => console.error('[bench:presence]', ...a);
+
+/** An access token as HIVE signs it (HS256, typ access), without a login per user. */
+export function signToken(userId: string): string {
+  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({
+    sub: userId,
+    role: 'member',
+    typ: 'access',
+    exp: Math.floor(Date.now() / 1000) + 3600,
+  })}`;
+  return `${head}.${createHmac('sha256', JWT_SECRET).update(head).digest('base64url')}`;
+}
+
+export async function until(
+  probe: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+  everyMs = 5,
+) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(everyMs);
+  }
+}
+
+export interface Child {
+  proc: Subprocess;
+  port: number;
+  output(): string;
+}
+
+/** Start a process that prints a JSON "listening" line with its port or url. */
+export async function spawn(cmd: string[], env: Record<string, string>): Promise<Child> {
+  const proc = Bun.spawn(cmd, { cwd: ROOT, env: { ...process.env, ...env }, stdout: 'pipe', stderr: 'pipe' });
+  let out = '';
+  const pump = async (s: ReadableStream<Uint8Array>) => {
+    const d = new TextDecoder();
+    for await (const c of s as unknown as AsyncIterable<Uint8Array>) out += d.decode(c, { stream: true });
+  };
+  void pump(proc.stdout);
+  void pump(proc.stderr);
+  let port = 0;
+  await until(
+    () => {
+      if (proc.exitCode !== null) throw new Error(`exited: ${out}`);
+      const line = out.split('\n').find((l) => l.includes('"msg":"listening"'));
+      if (!line) return false;
+      const parsed = JSON.parse(line);
+      port = parsed.port ?? Number(new URL(parsed.url).port);
+      return true;
+    },
+    30_000,
+    `${cmd.join(' ')} to listen`,
+    20,
+  );
+  return { proc, port, output: () => out };
+}
+
+export function rssMb(proc: Subprocess): number {
+  const status = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
+  return round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024, 1);
+}
+
+/**
+ * A scratch database (not "hive_…": other sessions on this shared server clean up scratch
+ * databases by that prefix) and Redis prefix, and the environment of a HIVE process on them.
+ */
+export async function createScratch(extraEnv: Record<string, string> = {}) {
+  const dbName = `presencebench_${Date.now().toString(36)}`;
+  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${dbName}`);
+  const dbUrl = Object.assign(new URL(ADMIN_URL), { pathname: `/${dbName}` }).toString();
+  const prefix = `hive-bench:${Date.now().toString(36)}:`;
+  const serverEnv: Record<string, string> = {
+    DATABASE_URL: dbUrl,
+    REDIS_URL,
+    REDIS_PREFIX: prefix,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    // info, as in production (and the "listening" line the spawn helper reads is an info line).
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+    HIVE_SEED_DEMO: 'false',
+    JWT_SECRET,
+    PRESENCE_GRACE_MS: '1000',
+    PRESENCE_TTL_MS: '15000',
+    ...extraEnv,
+  };
+  return {
+    dbUrl,
+    serverEnv,
+    /** Insert `count` users; returns their ids, ordered by name. */
+    async createUsers(sql: postgres.Sql, count: number): Promise<string[]> {
+      const rows = await sql<{ id: string }[]>`
+        insert into users (email, password_hash, full_name)
+        select 'bench' || i || '@example.com', 'not-a-hash', 'Bench User ' || lpad(i::text, 6, '0')
+          from generate_series(1, ${count}) as i
+        returning id`;
+      return rows.map((r) => r.id);
+    },
+    async drop(): Promise<void> {
+      await admin.unsafe(`drop database if exists ${dbName} with (force)`).catch(() => {});
+      await admin.end();
+      const redis = new Redis(REDIS_URL);
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        if (keys.length > 0) await redis.del(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+      redis.disconnect();
+    },
+  };
+}
+
+/** The command that runs HIVE, optionally under Bun's CPU profiler (written on a graceful exit). */
+export function hiveCommand(cpuProfDir?: string): string[] {
+  const prof = cpuProfDir ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${cpuProfDir}`] : [];
+  return [process.execPath, ...prof, 'src/index.ts'];
+}
