@@ -21,6 +21,10 @@ export function createRedis(
     connectTimeout: 2_000,
     retryStrategy: (times) => Math.min(100 * times, 1_000),
     reconnectOnError: () => true,
+    // Commands issued in the same event-loop turn go out in one write: a connect storm issues
+    // one presence script per socket, and a CPU profile of 10,000 sockets showed a socket write
+    // per command as a tenth of the server's time.
+    enableAutoPipelining: true,
   });
   let down = false;
   client.on('error', (err) => {

@@ -109,6 +109,15 @@ export function encodePresenceFrame(statusJson: readonly string[]): string {
   return `{"type":"presence_batch","data":{"users":[${statusJson.join(',')}]}}`;
 }
 
+/** `presence_subscribed` from pre-encoded statuses, likewise equal to `encodeFrame`'s text. */
+export function encodePresenceSubscribed(
+  statusJson: readonly string[],
+  online: number,
+  mode: PresenceMode,
+): string {
+  return `{"type":"presence_subscribed","data":{"users":[${statusJson.join(',')}],"online":${online},"mode":"${mode}"}}`;
+}
+
 /**
  * How a socket ends, with the reason sent in the close frame and what a client should do
  * next in `advice` (centrifuge's disconnect codes do the same): `reconnect` — open a new socket with

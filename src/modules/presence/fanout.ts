@@ -1,7 +1,12 @@
 import type { Logger } from '../../lib/logger';
 import { UUID_RE } from '../../lib/schemas';
 import type { PresenceChange } from '../../protocol/bus';
-import { encodeFrame, encodePresenceFrame, type PresenceMode } from '../../protocol/frames';
+import {
+  encodeFrame,
+  encodePresenceFrame,
+  encodePresenceSubscribed,
+  type PresenceMode,
+} from '../../protocol/frames';
 import type { UserStatus } from '../../protocol/schemas';
 import type { HubSocket, SocketHub } from '../../realtime/hub';
 import { createStatusLoader, createSubscriptionRegistry } from './subscriptions';
@@ -14,6 +19,13 @@ import { createStatusLoader, createSubscriptionRegistry } from './subscriptions'
  */
 export const PRESENCE_TICK_MS = 50;
 export const PRESENCE_IMMEDIATE_PER_TICK = 4;
+/**
+ * After a send of at least PRESENCE_STORM_BATCH changes (a connect storm), the tick is this
+ * long instead: every socket following someone in the storm gets a frame per tick, and the
+ * profile of a 10,000-user storm showed those sends (one write each) as the largest cost.
+ */
+export const PRESENCE_STORM_TICK_MS = 250;
+const PRESENCE_STORM_BATCH = 100;
 /** At most one `presence_count` per this interval ("a few per second"). */
 export const PRESENCE_COUNT_INTERVAL_MS = 250;
 /** Back to `all` only below this share of the threshold, so a team hovering at it does not flap. */
@@ -104,7 +116,10 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
     if (mode === 'all') hub.broadcastText(encodePresenceFrame(batch.map((c) => c.json)));
     else sendToSubscribers(batch);
     sendsThisTick += 1;
-    tickTimer ??= setTimeout(endTick, PRESENCE_TICK_MS);
+    tickTimer ??= setTimeout(
+      endTick,
+      batch.length >= PRESENCE_STORM_BATCH ? PRESENCE_STORM_TICK_MS : PRESENCE_TICK_MS,
+    );
   }
 
   /** A tick ended: what waited goes out now (and starts the next tick); else quiet again. */
@@ -153,14 +168,14 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
     const current = subscriptions.usersOf(socket.connId);
     const rows = await loader.load(userIds.filter(isUuid));
     if (subscriptions.usersOf(socket.connId) !== current) return; // replaced (or closed) meanwhile
-    const users: UserStatus[] = [];
+    const users: string[] = [];
     for (const id of userIds) {
       const row = rows.get(id);
       const seen = latest.get(id);
-      if (seen && (!row || seen.seq > row.seq)) users.push(seen.user);
-      else if (row) users.push(row.user);
+      if (seen && (!row || seen.seq > row.seq)) users.push(seen.json);
+      else if (row) users.push(row.json);
     }
-    socket.sendRaw(encodeFrame({ type: 'presence_subscribed', data: { users, online, mode } }));
+    socket.sendRaw(encodePresenceSubscribed(users, online, mode));
   }
 
   return {

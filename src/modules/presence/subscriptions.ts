@@ -45,18 +45,21 @@ export function createSubscriptionRegistry() {
   };
 }
 
-export type SubscriptionRegistry = ReturnType<typeof createSubscriptionRegistry>;
-
 /**
  * Current statuses for subscription answers, one query per round trip however many sockets
  * subscribe at once (the DataLoader pattern, like the transition writer's batching): during
  * a connect storm thousands of sockets subscribe within a second, and one `where id = any(…)`
  * per socket would queue in front of the presence writes.
  */
+/** A user's row as loaded, with its status serialised once for every answer that carries it. */
+export interface LoadedStatus extends PresenceChange {
+  json: string;
+}
+
 export function createStatusLoader(read: (userIds: string[]) => Promise<PresenceChange[]>) {
   let waiting: {
     userIds: string[];
-    resolve: (rows: Map<string, PresenceChange>) => void;
+    resolve: (rows: Map<string, LoadedStatus>) => void;
     reject: (err: unknown) => void;
   }[] = [];
   let running = false;
@@ -68,7 +71,9 @@ export function createStatusLoader(read: (userIds: string[]) => Promise<Presence
       waiting = [];
       const union = [...new Set(batch.flatMap((w) => w.userIds))];
       try {
-        const rows = new Map((await read(union)).map((r) => [r.user.user_id, r]));
+        const rows = new Map(
+          (await read(union)).map((r) => [r.user.user_id, { ...r, json: JSON.stringify(r.user) }]),
+        );
         for (const w of batch) w.resolve(rows);
       } catch (err) {
         for (const w of batch) w.reject(err);
@@ -79,7 +84,7 @@ export function createStatusLoader(read: (userIds: string[]) => Promise<Presence
 
   return {
     /** The rows of these users (unknown ids are absent), as a map by user id. */
-    load(userIds: string[]): Promise<Map<string, PresenceChange>> {
+    load(userIds: string[]): Promise<Map<string, LoadedStatus>> {
       if (userIds.length === 0) return Promise.resolve(new Map());
       return new Promise((resolve, reject) => {
         waiting.push({ userIds, resolve, reject });
