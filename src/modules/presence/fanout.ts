@@ -9,6 +9,7 @@ import {
 } from '../../protocol/frames';
 import type { UserStatus } from '../../protocol/schemas';
 import type { HubSocket, SocketHub } from '../../realtime/hub';
+import { createOutbox } from './outbox';
 import { createStatusLoader, createSubscriptionRegistry } from './subscriptions';
 
 /**
@@ -24,7 +25,7 @@ export const PRESENCE_IMMEDIATE_PER_TICK = 4;
  * long instead: every socket following someone in the storm gets a frame per tick, and the
  * profile of a 10,000-user storm showed those sends (one write each) as the largest cost.
  */
-export const PRESENCE_STORM_TICK_MS = 250;
+export const PRESENCE_STORM_TICK_MS = 500;
 const PRESENCE_STORM_BATCH = 100;
 /** At most one `presence_count` per this interval ("a few per second"). */
 export const PRESENCE_COUNT_INTERVAL_MS = 250;
@@ -62,6 +63,7 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
   const { hub, threshold, log } = deps;
   const subscriptions = createSubscriptionRegistry();
   const loader = createStatusLoader(deps.readStatuses);
+  const outbox = createOutbox();
   /** The newest change seen per user: drops one that arrives after a newer one (crossed in Redis). */
   const latest = new Map<string, Latest>();
   let pending = new Map<string, Latest>();
@@ -104,7 +106,9 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
         else perSocket.set(socket, [change.json]);
       }
     }
-    for (const [socket, entries] of perSocket) socket.sendRaw(encodePresenceFrame(entries));
+    const frames: { socket: HubSocket; text: string }[] = [];
+    for (const [socket, entries] of perSocket) frames.push({ socket, text: encodePresenceFrame(entries) });
+    outbox.send(frames);
   }
 
   /** Send what is pending, and count it against the current tick (starting one if none runs). */
@@ -175,7 +179,8 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
       if (seen && (!row || seen.seq > row.seq)) users.push(seen.json);
       else if (row) users.push(row.json);
     }
-    socket.sendRaw(encodePresenceSubscribed(users, online, mode));
+    // Through the outbox, so it cannot overtake changes already queued for this socket.
+    outbox.send([{ socket, text: encodePresenceSubscribed(users, online, mode) }]);
   }
 
   return {
