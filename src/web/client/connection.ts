@@ -1,4 +1,4 @@
-import type { ServerFrame } from '../../protocol/frames';
+import type { ClientFrame, ServerFrame } from '../../protocol/frames';
 import { byId } from './dom';
 import { LiveConnection, type LiveState, POLL_MS } from './live';
 
@@ -75,6 +75,11 @@ export class Connection {
       onSignInNeeded: (code) => this.hooks.signInNeeded(code),
     });
     this.live.start();
+  }
+
+  /** Send a frame on the live socket; false when there is none open. */
+  send(frame: ClientFrame): boolean {
+    return this.live?.send(frame) ?? false;
   }
 
   disconnect(): void {

@@ -127,6 +127,13 @@ export class LiveConnection {
     }, delay);
   }
 
+  /** Send a frame if the socket is open; false when it is not (the caller sends again on open). */
+  send(frame: ClientFrame): boolean {
+    if (this.socket?.readyState !== WebSocket.OPEN) return false;
+    this.socket.send(JSON.stringify(frame));
+    return true;
+  }
+
   private keepAlive(socket: WebSocket): void {
     if (Date.now() - this.lastFrameAt > SILENCE_LIMIT_MS) {
       socket.close(CloseCodes.silent.code, CloseCodes.silent.reason);

@@ -1,7 +1,8 @@
-import type { ServerFrame } from '../../protocol/frames';
+import type { ServerFrame, ServerFrameData } from '../../protocol/frames';
 import { fetchMe, UnauthorizedError } from './api';
 import { Connection } from './connection';
 import { ImpactPanel } from './impact';
+import { PresenceFollower } from './presence-subscriptions';
 import { endReasonFor, SessionPanel } from './session';
 import { TeamPanel } from './team';
 import { TrendPanel } from './trend';
@@ -9,7 +10,8 @@ import { TrendPanel } from './trend';
 /**
  * The dashboard, put together: Collective Impact (impact.ts, trend.ts) from the public summary,
  * polled until the user signs in and then pushed over the WebSocket; Team Coordination
- * (team.ts) from /users/online plus `user_status_update` frames; the session (session.ts) and
+ * (team.ts) from /users/online plus presence frames (followed in large teams:
+ * presence-subscriptions.ts); the session (session.ts) and
  * the connection (connection.ts) that keep both current. Each part owns its state; this file
  * only wires them together and routes the server's frames.
  */
@@ -38,10 +40,12 @@ const session = new SessionPanel({
 const team = new TeamPanel({
   session: () => session.current,
   unauthorized: () => session.end('expired'),
+  listed: (userIds) => follower.follow(userIds),
 });
 const connection = new Connection({
   frame: handleFrame,
   opened() {
+    follower.reset();
     void team.refreshOnline();
     impact.refresh();
     void session.fillInName();
@@ -56,6 +60,15 @@ const connection = new Connection({
   unreachable: () => impact.unreachable,
 });
 
+/** Large teams: the presence of the people listed, and the team-wide count (presence-subscriptions.ts). */
+const follower = new PresenceFollower((frame) => connection.send(frame));
+
+function presenceMode({ online, mode }: ServerFrameData['presence_count']): void {
+  const next = follower.modeSaid(mode);
+  if (next === 'count') team.onlineTotal(online);
+  if (next === 'reload') void team.refreshOnline();
+}
+
 function handleFrame(frame: ServerFrame): void {
   switch (frame.type) {
     case 'dashboard_summary':
@@ -64,6 +77,17 @@ function handleFrame(frame: ServerFrame): void {
     case 'user_status_update':
       team.presence(frame.data);
       impact.expectPush(); // "online now" changes too
+      break;
+    case 'presence_batch':
+      team.presenceBatch(frame.data.users);
+      impact.expectPush();
+      break;
+    case 'presence_subscribed':
+      team.presenceSnapshot(frame.data.users);
+      presenceMode(frame.data);
+      break;
+    case 'presence_count':
+      presenceMode(frame.data);
       break;
     case 'task_created':
     case 'task_updated':

@@ -68,6 +68,19 @@ export class OnlineRoster {
     return known ? 'online' : 'joined';
   }
 
+  /**
+   * The number online in the whole team, from the server's count (large teams, where frames
+   * come only for the people listed): whoever is not listed is "more".
+   */
+  setOnlineTotal(online: number): void {
+    this.more = Math.max(0, online - this.people.size);
+  }
+
+  /** Ids of the people listed. */
+  ids(): string[] {
+    return [...this.people.keys()];
+  }
+
   /** Call before asking for the list; pass the mark to `replace` with its answer. */
   mark(): number {
     return this.seq;

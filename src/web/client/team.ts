@@ -21,12 +21,19 @@ interface ActivityItem {
 const ACTIVITY_ITEMS = 8;
 /** A newcomer's role is only in the list: ask for it shortly after, once for a burst of arrivals. */
 const ROLE_REFRESH_MS = 300;
+/**
+ * Above the presence threshold, arrivals of people not listed come only as a count: re-read
+ * the list this long after the count moves, so newcomers show up without a request per change.
+ */
+const LARGE_TEAM_REFRESH_MS = 10_000;
 
 export interface TeamHooks {
   /** The current session, if any. */
   session(): Session | undefined;
   /** The server no longer accepts the token. */
   unauthorized(): void;
+  /** The list was (re)loaded: these are the people shown (the page follows their presence). */
+  listed(userIds: string[]): void;
 }
 
 export class TeamPanel {
@@ -53,18 +60,39 @@ export class TeamPanel {
       if (this.hooks.session() !== session) return;
       this.roster.replace(users, total, mark);
       this.render();
+      this.hooks.listed(this.roster.ids());
     } catch (err) {
       if (err instanceof UnauthorizedError) this.hooks.unauthorized();
     }
   }
 
   presence(status: UserStatus): void {
-    const change = this.roster.apply(status);
-    if (change === 'joined') this.scheduleRefresh();
-    const name = h('strong', null, status.full_name);
-    if (change === 'left') this.addActivity('offline', name, ' went offline');
-    else this.addActivity('online', name, ' came online');
+    this.presenceBatch([status]);
+  }
+
+  /** Changes from a `user_status_update` or a `presence_batch`, drawn once. */
+  presenceBatch(statuses: UserStatus[]): void {
+    for (const status of statuses) {
+      const change = this.roster.apply(status);
+      if (change === 'joined') this.scheduleRefresh();
+      const name = h('strong', null, status.full_name);
+      if (change === 'left') this.addActivity('offline', name, ' went offline');
+      else this.addActivity('online', name, ' came online');
+    }
     this.render();
+  }
+
+  /** `presence_subscribed`: the current state of the people followed (not news: no activity). */
+  presenceSnapshot(statuses: UserStatus[]): void {
+    for (const status of statuses) this.roster.apply(status);
+    this.render();
+  }
+
+  /** The team-wide online count (large teams); newcomers join the list at the next re-read. */
+  onlineTotal(online: number): void {
+    this.roster.setOnlineTotal(online);
+    this.render();
+    this.scheduleRefresh(LARGE_TEAM_REFRESH_MS);
   }
 
   taskChanged(type: 'task_created' | 'task_updated', { task }: ServerFrameData['task_created']): void {
@@ -120,12 +148,12 @@ export class TeamPanel {
     this.activity.length = Math.min(this.activity.length, ACTIVITY_ITEMS);
   }
 
-  private scheduleRefresh(): void {
+  private scheduleRefresh(delayMs = ROLE_REFRESH_MS): void {
     if (this.refreshTimer !== undefined) return;
     this.refreshTimer = setTimeout(() => {
       this.refreshTimer = undefined;
       void this.refreshOnline();
-    }, ROLE_REFRESH_MS);
+    }, delayMs);
   }
 }
 
