@@ -14,10 +14,6 @@ export class PresenceFollower {
 
   constructor(private readonly send: (frame: ClientFrame) => boolean) {}
 
-  get mode(): ServerFrameData['presence_count']['mode'] {
-    return this.currentMode;
-  }
-
   /** A new socket: it follows nobody until told. */
   reset(): void {
     this.sent = undefined;
