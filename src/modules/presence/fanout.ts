@@ -25,7 +25,7 @@ export const PRESENCE_IMMEDIATE_PER_TICK = 4;
  * long instead: every socket following someone in the storm gets a frame per tick, and the
  * profile of a 10,000-user storm showed those sends (one write each) as the largest cost.
  */
-export const PRESENCE_STORM_TICK_MS = 500;
+export const PRESENCE_STORM_TICK_MS = 1_000;
 const PRESENCE_STORM_BATCH = 100;
 /** At most one `presence_count` per this interval ("a few per second"). */
 export const PRESENCE_COUNT_INTERVAL_MS = 250;
