@@ -124,7 +124,7 @@ const MAX_USER_ID_CHARS = 100;
  * The user ids of a `presence_subscribe` payload, or the error to answer. Unknown ids are
  * fine (they match no user); a wrong shape or more than the cap is refused and changes nothing.
  */
-export function parsePresenceSubscribe(data: unknown): string[] | ClientError {
+function parsePresenceSubscribe(data: unknown): string[] | ClientError {
   const ids = data && typeof data === 'object' ? (data as { user_ids?: unknown }).user_ids : undefined;
   const shape = '{"type":"presence_subscribe","data":{"user_ids":["<user id>", …]}}';
   if (!Array.isArray(ids)) return { code: 'invalid_data', message: `Expected ${shape}.` };

@@ -53,6 +53,27 @@ interface Latest {
   json: string;
 }
 
+/** One frame per socket that follows anyone in the batch, carrying just those users. */
+function sendToSubscribers(
+  batch: Latest[],
+  subscriptions: ReturnType<typeof createSubscriptionRegistry>,
+  outbox: ReturnType<typeof createOutbox>,
+): void {
+  const perSocket = new Map<HubSocket, string[]>();
+  for (const change of batch) {
+    const followers = subscriptions.followersOf(change.user.user_id);
+    if (!followers) continue;
+    for (const socket of followers) {
+      const list = perSocket.get(socket);
+      if (list) list.push(change.json);
+      else perSocket.set(socket, [change.json]);
+    }
+  }
+  const frames: { socket: HubSocket; text: string }[] = [];
+  for (const [socket, entries] of perSocket) frames.push({ socket, text: encodePresenceFrame(entries) });
+  outbox.send(frames);
+}
+
 /**
  * Turns written presence changes (bus topic `presence`, from every instance) into frames for
  * this instance's sockets: batched per tick while busy, to every socket below the threshold
@@ -95,22 +116,6 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
     hub.broadcast(countFrame());
   }
 
-  function sendToSubscribers(batch: Latest[]): void {
-    const perSocket = new Map<HubSocket, string[]>();
-    for (const change of batch) {
-      const followers = subscriptions.followersOf(change.user.user_id);
-      if (!followers) continue;
-      for (const socket of followers) {
-        const list = perSocket.get(socket);
-        if (list) list.push(change.json);
-        else perSocket.set(socket, [change.json]);
-      }
-    }
-    const frames: { socket: HubSocket; text: string }[] = [];
-    for (const [socket, entries] of perSocket) frames.push({ socket, text: encodePresenceFrame(entries) });
-    outbox.send(frames);
-  }
-
   /** Send what is pending, and count it against the current tick (starting one if none runs). */
   function flush(): void {
     if (pending.size === 0 || stopped) return;
@@ -118,7 +123,7 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
     pending = new Map();
     updateMode();
     if (mode === 'all') hub.broadcastText(encodePresenceFrame(batch.map((c) => c.json)));
-    else sendToSubscribers(batch);
+    else sendToSubscribers(batch, subscriptions, outbox);
     sendsThisTick += 1;
     tickTimer ??= setTimeout(
       endTick,
