@@ -7,16 +7,21 @@ import type { HubSocket } from '../../realtime/hub';
  */
 export function createSubscriptionRegistry() {
   const byConn = new Map<string, { socket: HubSocket; users: Set<string> }>();
-  const byUser = new Map<string, Set<HubSocket>>();
+  /**
+   * Per user, its followers, and the id string itself: every socket's set refers to this one
+   * string, not to its own copy from its frame (10,000 sockets following 50 users each would
+   * otherwise keep 500,000 copies alive).
+   */
+  const byUser = new Map<string, { id: string; followers: Set<HubSocket> }>();
 
   function forget(connId: string): void {
     const entry = byConn.get(connId);
     if (!entry) return;
     byConn.delete(connId);
     for (const userId of entry.users) {
-      const followers = byUser.get(userId);
-      followers?.delete(entry.socket);
-      if (followers?.size === 0) byUser.delete(userId);
+      const followed = byUser.get(userId);
+      followed?.followers.delete(entry.socket);
+      if (followed?.followers.size === 0) byUser.delete(userId);
     }
   }
 
@@ -25,19 +30,20 @@ export function createSubscriptionRegistry() {
     replace(socket: HubSocket, userIds: readonly string[]): void {
       forget(socket.connId);
       if (userIds.length === 0) return;
-      const users = new Set(userIds);
-      byConn.set(socket.connId, { socket, users });
-      for (const userId of users) {
-        let followers = byUser.get(userId);
-        if (!followers) {
-          followers = new Set();
-          byUser.set(userId, followers);
+      const users = new Set<string>();
+      for (const requested of userIds) {
+        let followed = byUser.get(requested);
+        if (!followed) {
+          followed = { id: requested, followers: new Set() };
+          byUser.set(requested, followed);
         }
-        followers.add(socket);
+        followed.followers.add(socket);
+        users.add(followed.id);
       }
+      byConn.set(socket.connId, { socket, users });
     },
     forget,
-    followersOf: (userId: string): ReadonlySet<HubSocket> | undefined => byUser.get(userId),
+    followersOf: (userId: string): ReadonlySet<HubSocket> | undefined => byUser.get(userId)?.followers,
     /** The users this socket follows, or undefined when it has no subscription. */
     usersOf: (connId: string): ReadonlySet<string> | undefined => byConn.get(connId)?.users,
     /** Every subscribed socket, with its users. */
