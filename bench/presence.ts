@@ -378,6 +378,7 @@ try {
 }
 
 const report = [
+  '### Presence at organisation scale (issue 8)',
   runHeader(
     `bun bench/presence.ts --users ${USERS} --subscribe ${SUBSCRIBE} --probes ${PROBES} --samples ${SAMPLES}${CPU_PROF_DIR ? ' --cpu-prof' : ''}`,
   ),
