@@ -203,6 +203,10 @@ export function createPresenceService(deps: PresenceServiceDeps) {
         sweepTimer = undefined;
         sweepTimerAt = Number.POSITIVE_INFINITY;
         void sweep();
+        // Deadlines that arrived while this timer was armed were later ones: keep sweeping,
+        // at most every 250 ms, until the last, so a burst of closes goes offline at its
+        // grace rather than at the next periodic sweep.
+        if (lastOfflineDeadline > deadline) sweepAt(Math.min(lastOfflineDeadline, Date.now() + 250));
       },
       Math.max(0, deadline - Date.now()) + 5,
     );
