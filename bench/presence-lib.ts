@@ -6,10 +6,11 @@ import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Subprocess } from 'bun';
 import Redis from 'ioredis';
-import postgres from 'postgres';
+import type postgres from 'postgres';
+import { createScratchDatabase } from '../src/toolkit';
 import { round } from './lib';
 
-export const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123';
 const ROOT = new URL('../', import.meta.url).pathname;
@@ -81,14 +82,12 @@ export function rssMb(proc: Subprocess): number {
 }
 
 /**
- * A scratch database (not "hive_…": other sessions on this shared server clean up scratch
- * databases by that prefix) and Redis prefix, and the environment of a HIVE process on them.
+ * A scratch database (the shared helper in src/toolkit.ts) and Redis prefix, and the
+ * environment of a HIVE process on them.
  */
 export async function createScratch(extraEnv: Record<string, string> = {}) {
-  const dbName = `presencebench_${Date.now().toString(36)}`;
-  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${dbName}`);
-  const dbUrl = Object.assign(new URL(ADMIN_URL), { pathname: `/${dbName}` }).toString();
+  const scratch = await createScratchDatabase(ADMIN_URL, 'presencebench');
+  const dbUrl = scratch.url;
   const prefix = `hive-bench:${Date.now().toString(36)}:`;
   const serverEnv: Record<string, string> = {
     DATABASE_URL: dbUrl,
@@ -117,8 +116,7 @@ export async function createScratch(extraEnv: Record<string, string> = {}) {
       return rows.map((r) => r.id);
     },
     async drop(): Promise<void> {
-      await admin.unsafe(`drop database if exists ${dbName} with (force)`).catch(() => {});
-      await admin.end();
+      await scratch.drop().catch(() => {});
       const redis = new Redis(REDIS_URL);
       let cursor = '0';
       do {

@@ -17,7 +17,6 @@ export interface HubSocket {
 export interface SocketHub {
   add(socket: HubSocket): void;
   remove(connId: string): void;
-  get(connId: string): HubSocket | undefined;
   /** Serialise once, send to every local socket. */
   broadcast(frame: ServerFrame): void;
   /** Send an already-serialised frame to every local socket. */
@@ -43,7 +42,6 @@ export function createSocketHub(): SocketHub {
   return {
     add: (s) => void sockets.set(s.connId, s),
     remove: (id) => void sockets.delete(id),
-    get: (id) => sockets.get(id),
     broadcast(frame) {
       if (sockets.size > 0) broadcastText(encodeFrame(frame));
     },
