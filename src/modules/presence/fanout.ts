@@ -122,8 +122,10 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
     const batch = [...pending.values()];
     pending = new Map();
     updateMode();
-    if (mode === 'all') hub.broadcastText(encodePresenceFrame(batch.map((c) => c.json)));
-    else sendToSubscribers(batch, subscriptions, outbox);
+    if (mode === 'all') {
+      const text = encodePresenceFrame(batch.map((c) => c.json));
+      outbox.afterQueued(() => hub.broadcastText(text));
+    } else sendToSubscribers(batch, subscriptions, outbox);
     sendsThisTick += 1;
     tickTimer ??= setTimeout(
       endTick,

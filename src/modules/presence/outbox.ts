@@ -10,9 +10,12 @@ const SLICE_MS = 4;
 /** Fewer writes than this, with nothing queued, are done at once (a lone change: no delay). */
 const SEND_NOW_BELOW = 64;
 
+/** A frame for one socket, or something to do once everything queued before it is written. */
+type Job = { socket: HubSocket; text: string } | { run: () => void };
+
 /** Frames for individual sockets, written in order, in time-boxed slices. */
 export function createOutbox() {
-  let queue: { socket: HubSocket; text: string }[] = [];
+  let queue: Job[] = [];
   let head = 0;
   let scheduled = false;
 
@@ -20,8 +23,9 @@ export function createOutbox() {
     scheduled = false;
     const until = performance.now() + SLICE_MS;
     while (head < queue.length) {
-      const { socket, text } = queue[head++]!;
-      socket.sendRaw(text);
+      const job = queue[head++]!;
+      if ('run' in job) job.run();
+      else job.socket.sendRaw(job.text);
       if ((head & 15) === 0 && performance.now() >= until) break;
     }
     if (head < queue.length) {
@@ -33,18 +37,27 @@ export function createOutbox() {
     }
   }
 
+  function enqueue(jobs: Job[]): void {
+    for (const job of jobs) queue.push(job);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(drain);
+    }
+  }
+
   return {
+    /** Run `fn` now, or once everything queued so far is written (a broadcast must not overtake them). */
+    afterQueued(fn: () => void): void {
+      if (scheduled) enqueue([{ run: fn }]);
+      else fn();
+    },
     /** Send these frames, in order after everything queued before them. */
     send(frames: { socket: HubSocket; text: string }[]): void {
       if (!scheduled && frames.length < SEND_NOW_BELOW) {
         for (const { socket, text } of frames) socket.sendRaw(text);
         return;
       }
-      for (const frame of frames) queue.push(frame);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(drain);
-      }
+      enqueue(frames);
     },
   };
 }
