@@ -40,7 +40,8 @@ const session = new SessionPanel({
 const team = new TeamPanel({
   session: () => session.current,
   unauthorized: () => session.end('expired'),
-  listed: (userIds) => follower.follow(userIds),
+  // The people listed, and ourselves: our own arrival may not be in the first list yet.
+  listed: (userIds) => follower.follow([...userIds, ...(session.current?.me ? [session.current.me.id] : [])]),
 });
 const connection = new Connection({
   frame: handleFrame,
