@@ -40,7 +40,7 @@ export function createAuthFeature(rt: Pick<Runtime, 'config' | 'log' | 'sql' | '
         if (!verdict.allowed) throw new RateLimitedError(verdict.retryAfterS);
         const user = await auth.authenticate(login, body.password, request.signal);
         return {
-          access_token: await tokens.sign({ id: user.id, role: user.role }),
+          access_token: await tokens.sign({ id: user.id, tokenVersion: user.token_version }),
           token_type: 'bearer' as const,
           expires_in: config.accessTokenTtlS,
         };
