@@ -1,8 +1,8 @@
 import { Elysia } from 'elysia';
 import { AppError } from '../lib/errors';
 
-/** application/json and the structured `+json` types (application/merge-patch+json, …). */
-const JSON_TYPE = /^application\/(?:[\w.-]+\+)?json$/;
+/** Parameters such as `; charset=utf-8` are fine; `+json` types are not (Elysia would not parse them as JSON). */
+const JSON_TYPE = 'application/json';
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 
 function hasBody(request: Request): boolean {
@@ -20,7 +20,7 @@ export function jsonBodiesPlugin(formRoutes: readonly string[]) {
   return new Elysia({ name: 'hive.json-bodies' }).onRequest(({ request }) => {
     if (!hasBody(request)) return;
     const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-    if (JSON_TYPE.test(type)) return;
+    if (type === JSON_TYPE) return;
     const formAllowed = formRoutes.includes(new URL(request.url).pathname);
     if (formAllowed && type === FORM_TYPE) return;
     // Thrown, not returned, so the error mapper answers it and the log and metrics count it.
