@@ -2,13 +2,14 @@ import type Redis from 'ioredis';
 import { createApp } from './app';
 import type { Config } from './config';
 import { openDatabase, SERVER_SESSION_PREFIX } from './db/bootstrap';
-import { DEMO_PASSWORD, DEMO_USERS, seedDemoData } from './db/seed';
+import { DEMO_PASSWORD, DEMO_USERS, seedDemoData } from './demo-seed';
 import { createMetricsFeature } from './http/metrics';
 import { installFastFormats } from './lib/formats';
 import { createLogger, type Logger } from './lib/logger';
 import { connectRedis, createRedis } from './lib/redis';
 import { createAuthFeature } from './modules/auth';
 import { createAccountCache } from './modules/auth/accounts';
+import { passwordGate } from './modules/auth/passwords';
 import { createSessionsFeature } from './modules/auth/sessions';
 import { createTokenService } from './modules/auth/tokens';
 import { createDashboardFeature } from './modules/dashboard/feature';
@@ -73,7 +74,7 @@ function createFeatures(rt: Runtime): Feature[] {
     createDashboardFeature(rt),
     createWebFeature(rt),
     createSessionsFeature({ hub: rt.hub, accounts: rt.tokens.accounts, log: rt.log }),
-    createMetricsFeature(rt),
+    createMetricsFeature(rt, passwordGate),
   ];
 }
 

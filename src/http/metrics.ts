@@ -6,7 +6,7 @@ import type { Sql } from '../db/client';
 import { ForbiddenError, UnauthorizedError } from '../lib/errors';
 import { httpDuration, httpRequests, registry } from '../lib/metrics';
 import { errors } from '../lib/schemas';
-import { passwordGate } from '../modules/auth/passwords';
+import type { WorkGate } from '../lib/work-gate';
 import type { SocketHub } from '../realtime/hub';
 import type { Feature, Runtime } from '../runtime';
 
@@ -15,6 +15,8 @@ interface InstanceSource {
   hub: SocketHub;
   sql: Sql;
   redis: Redis | undefined;
+  /** The argon2 gate (src/modules/auth/passwords.ts), passed in: src/http does not import features. */
+  passwordGate: WorkGate;
 }
 const sources = new Set<InstanceSource>();
 
@@ -40,7 +42,12 @@ function registerInstanceGauges() {
     labelNames: ['state'] as const,
     registers: [registry],
     collect() {
-      const { running, waiting } = passwordGate.load();
+      let [running, waiting] = [0, 0];
+      for (const s of sources) {
+        const load = s.passwordGate.load();
+        running += load.running;
+        waiting += load.waiting;
+      }
       this.set({ state: 'running' }, running);
       this.set({ state: 'waiting' }, waiting);
     },
@@ -158,8 +165,11 @@ function sameSecret(given: string, expected: string): boolean {
  * sends `Authorization: Bearer <METRICS_TOKEN>`; without it, loopback clients only (a
  * sidecar or node agent), so a default install does not show its internals to the network.
  */
-export function createMetricsFeature(rt: Pick<Runtime, 'config' | 'hub' | 'sql' | 'redis'>): Feature {
-  const source: InstanceSource = { hub: rt.hub, sql: rt.sql, redis: rt.redis };
+export function createMetricsFeature(
+  rt: Pick<Runtime, 'config' | 'hub' | 'sql' | 'redis'>,
+  passwordGate: WorkGate,
+): Feature {
+  const source: InstanceSource = { hub: rt.hub, sql: rt.sql, redis: rt.redis, passwordGate };
   const token = rt.config.metricsToken;
   const routes = new Elysia({ name: 'hive.metrics-route', tags: ['operations'] }).get(
     '/metrics',
