@@ -49,7 +49,6 @@ export function createTokenService(config: Config, accounts: AccountCache) {
   }
 
   return {
-    decode,
     accounts,
     /** The user of an access token; undefined when missing, expired, forged, malformed or revoked. */
     async verify(token: string | undefined | null): Promise<AuthUser | undefined> {
