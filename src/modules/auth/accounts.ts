@@ -45,8 +45,15 @@ const toState = (row: AccountRow): AccountState => ({
 export function createAccountCache(sql: Sql, ttlMs = ACCOUNT_TTL_MS) {
   const entries = new Map<string, Entry>();
   const loading = new Map<string, Promise<AccountState | undefined>>();
+  /** When forget() was called per account: a read that started earlier may predate the change. */
+  const forgottenAt = new Map<string, number>();
 
   function remember(id: string, state: AccountState | undefined, readAt = Date.now()) {
+    const forgotten = forgottenAt.get(id);
+    if (forgotten !== undefined) {
+      if (readAt <= forgotten) return;
+      forgottenAt.delete(id);
+    }
     entries.delete(id); // re-insert: Map order is the eviction order
     entries.set(id, { state, readAt });
     if (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value!);
@@ -90,6 +97,8 @@ export function createAccountCache(sql: Sql, ttlMs = ACCOUNT_TTL_MS) {
     /** Drop what this instance knows about an account (after changing it here), so the next check reads it. */
     forget(id: string): void {
       entries.delete(id);
+      loading.delete(id);
+      forgottenAt.set(id, Date.now());
     },
   };
 }
