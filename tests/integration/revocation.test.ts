@@ -1,10 +1,13 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test';
+import postgres from 'postgres';
 import { DEV_JWT_SECRET } from '../../src/config';
 import { CloseCodes } from '../../src/protocol/frames';
 import { apiClient } from '../helpers/api';
-import { REAL_STACK } from '../helpers/env';
+import { createTestDatabase } from '../helpers/db';
+import { REAL_DB, REAL_STACK, TEST_DATABASE_URL } from '../helpers/env';
 import { accessClaims, makeJwt } from '../helpers/jwt';
 import { startTestServer, uniquePrefix } from '../helpers/server';
+import { startTcpProxy } from '../helpers/tcp-proxy';
 import { waitFor } from '../helpers/wait';
 import { expectHolds, openSocket, type TestSocket, upgradeAttempt } from '../helpers/ws';
 
@@ -197,5 +200,38 @@ describe.skipIf(!REAL_STACK)('two instances (real PostgreSQL and Redis)', () => 
       refusedWithin(u.token, '/api/v1/tasks', apiClient(b.url)),
       ...sockets.map(expectRevokedSocket),
     ]);
+  });
+});
+
+/** A server that reaches PostgreSQL through a TCP proxy the test can cut, plus a direct connection. */
+async function proxiedServer() {
+  const target = new URL(TEST_DATABASE_URL!);
+  const proxy = startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+  const db = await createTestDatabase();
+  const proxied = await startTestServer({ db: { url: proxy.url(db.url!), drop: () => db.drop() } });
+  const direct = postgres(db.url!, { max: 1, onnotice: () => {} });
+  return { proxy, proxied, direct };
+}
+// bun evaluates a skipped describe's body too: there is no PostgreSQL to proxy in the embedded run.
+const outage = REAL_DB ? await proxiedServer() : undefined;
+
+describe.skipIf(!outage)('while PostgreSQL is away (real PostgreSQL, through a TCP proxy)', () => {
+  test('a socket still opens (presence keeps working), and a revocation made meanwhile closes it after the return', async () => {
+    const { proxy, proxied, direct } = outage!;
+    const outageApi = apiClient(proxied.url);
+    const u = await outageApi.newUser('Outage Otto');
+    proxy.cut();
+    try {
+      const socket = await openSocket(proxied.wsUrl, u.token);
+      expect((await outageApi.get('/api/v1/users/me', u.token)).status).toBe(503);
+      await direct`update users set is_active = false where id = ${u.id}`;
+      expect(socket.closed).toBeUndefined(); // an outage is not a revocation
+      proxy.restore();
+      await expectRevokedSocket(socket);
+      await refusedWithin(u.token, '/api/v1/users/me', outageApi);
+    } finally {
+      proxy.restore();
+      await direct.end();
+    }
   });
 });

@@ -19,6 +19,14 @@ export const ACCOUNT_TTL_MS = 2_000;
 /** Entries kept at most; the oldest go first. 10,000 accounts is a few hundred KiB. */
 const MAX_ENTRIES = 10_000;
 
+/** The account could not be read (database unreachable) and this instance has never seen it. */
+export class AccountsUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super('account state unavailable: the database did not answer', { cause });
+    this.name = 'AccountsUnavailableError';
+  }
+}
+
 interface Entry {
   state: AccountState | undefined;
   readAt: number;
@@ -61,15 +69,27 @@ export function createAccountCache(sql: Sql, ttlMs = ACCOUNT_TTL_MS) {
 
   async function load(id: string): Promise<AccountState | undefined> {
     const readAt = Date.now();
-    const [row] = await sql<AccountRow[]>`
-      select id, token_version, role, is_active from users where id = ${id}`;
-    const state = row ? toState(row) : undefined;
+    let rows: AccountRow[];
+    try {
+      rows = await sql<AccountRow[]>`
+        select id, token_version, role, is_active from users where id = ${id}`;
+    } catch (err) {
+      // The database is away: the last state read is still the best answer there is.
+      const stale = entries.get(id);
+      if (stale) return stale.state;
+      throw new AccountsUnavailableError(err);
+    }
+    const state = rows[0] ? toState(rows[0]) : undefined;
     remember(id, state, readAt);
     return state;
   }
 
   return {
-    /** The account's state, at most `ttlMs` old; undefined when it no longer exists. */
+    /**
+     * The account's state, at most `ttlMs` old; undefined when it no longer exists. While the
+     * database is unreachable, the last state read (however old); AccountsUnavailableError
+     * when there is none.
+     */
     current(id: string): AccountState | undefined | Promise<AccountState | undefined> {
       const entry = entries.get(id);
       if (entry && Date.now() - entry.readAt < ttlMs) return entry.state;

@@ -2,7 +2,7 @@ import { jwt } from '@elysiajs/jwt';
 import type { Config } from '../../config';
 import { UUID_RE } from '../../lib/schemas';
 import type { Role } from '../../protocol/schemas';
-import type { AccountCache } from './accounts';
+import { type AccountCache, type AccountState, AccountsUnavailableError } from './accounts';
 
 /** Who a verified access token speaks for, as the database says now. */
 export interface AuthUser {
@@ -54,7 +54,17 @@ export function createTokenService(config: Config, accounts: AccountCache) {
     async verify(token: string | undefined | null): Promise<AuthUser | undefined> {
       const claims = await decode(token);
       if (!claims) return undefined;
-      const account = await accounts.current(claims.id);
+      let account: AccountState | undefined;
+      try {
+        account = await accounts.current(claims.id);
+      } catch (err) {
+        if (!(err instanceof AccountsUnavailableError)) throw err;
+        // PostgreSQL is away and this instance never read the account. Every REST route needs
+        // the database anyway (it answers 503); a WebSocket may open, so presence keeps
+        // working through the outage. Least privilege meanwhile, and the socket check closes it
+        // within seconds of the return if the session was revoked.
+        return { id: claims.id, role: 'member', expiresAt: claims.expiresAt, tokenVersion: claims.version };
+      }
       if (!account?.active || account.version !== claims.version) return undefined;
       return { id: claims.id, role: account.role, expiresAt: claims.expiresAt, tokenVersion: claims.version };
     },
