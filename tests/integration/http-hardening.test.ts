@@ -138,6 +138,14 @@ describe('TRACE', () => {
   });
 });
 
+describe('431', () => {
+  test('oversized headers are refused by Bun itself before any hook runs (README: why it has no body)', async () => {
+    const res = await fetch(`${server.url}/api/v1/tasks`, { headers: { 'x-filler': 'a'.repeat(64 * 1024) } });
+    expect(res.status).toBe(431);
+    expect(res.headers.get('x-request-id')).toBeNull(); // no JavaScript saw this request
+  });
+});
+
 describe('CORS', () => {
   const preflight = (base: string, origin: string, path = '/api/v1/tasks') =>
     fetch(`${base}${path}`, {
