@@ -25,7 +25,7 @@ export function createAuthFeature(rt: Pick<Runtime, 'config' | 'log' | 'sql' | '
       },
       {
         body: RegisterBody,
-        response: { 201: UserPrivate, ...errors(409, 413, 422, 503) },
+        response: { 201: UserPrivate, ...errors(409, 413, 415, 422, 503) },
         detail: { summary: 'Create an account (role member)' },
       },
     )
@@ -47,7 +47,7 @@ export function createAuthFeature(rt: Pick<Runtime, 'config' | 'log' | 'sql' | '
       },
       {
         body: LoginBody,
-        response: { 200: Token, ...errors(401, 413, 422, 429, 503) },
+        response: { 200: Token, ...errors(401, 413, 415, 422, 429, 503) },
         detail: {
           summary: 'Exchange email and password for an access token',
           description:

@@ -38,7 +38,7 @@ export function createUsersFeature(rt: Pick<Runtime, 'tokens' | 'users'>) {
       {
         auth: true,
         body: UpdateMeBody,
-        response: { 200: UserPrivate, ...errors(401, 413, 422) },
+        response: { 200: UserPrivate, ...errors(401, 413, 415, 422) },
         detail: {
           summary: 'Change your name or password',
           description:
