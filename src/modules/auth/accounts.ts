@@ -67,21 +67,52 @@ export function createAccountCache(sql: Sql, ttlMs = ACCOUNT_TTL_MS) {
     if (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value!);
   }
 
-  async function load(id: string): Promise<AccountState | undefined> {
-    const readAt = Date.now();
-    let rows: AccountRow[];
-    try {
-      rows = await sql<AccountRow[]>`
-        select id, token_version, role, is_active from users where id = ${id}`;
-    } catch (err) {
-      // The database is away: the last state read is still the best answer there is.
-      const stale = entries.get(id);
-      if (stale) return stale.state;
-      throw new AccountsUnavailableError(err);
+  /**
+   * Misses waiting for the next query. The first miss is read at once; misses arriving while
+   * a read is in flight share the next one (`where id = any(…)`): a connect storm of 10,000
+   * distinct users would otherwise be 10,000 queries queued in front of the presence writes.
+   */
+  let waiting = new Map<
+    string,
+    { resolve: (s: AccountState | undefined) => void; reject: (e: unknown) => void }[]
+  >();
+  let reading = false;
+
+  async function readWaiting(): Promise<void> {
+    reading = true;
+    while (waiting.size > 0) {
+      const batch = waiting;
+      waiting = new Map();
+      const readAt = Date.now();
+      try {
+        const rows = await sql<AccountRow[]>`
+          select id, token_version, role, is_active from users where id = any(${[...batch.keys()]}::uuid[])`;
+        const states = new Map(rows.map((row) => [row.id, toState(row)]));
+        for (const [id, waiters] of batch) {
+          remember(id, states.get(id), readAt);
+          for (const w of waiters) w.resolve(states.get(id));
+        }
+      } catch (err) {
+        // The database is away: the last state read is still the best answer there is.
+        for (const [id, waiters] of batch) {
+          const stale = entries.get(id);
+          for (const w of waiters) {
+            if (stale) w.resolve(stale.state);
+            else w.reject(new AccountsUnavailableError(err));
+          }
+        }
+      }
     }
-    const state = rows[0] ? toState(rows[0]) : undefined;
-    remember(id, state, readAt);
-    return state;
+    reading = false;
+  }
+
+  function load(id: string): Promise<AccountState | undefined> {
+    return new Promise((resolve, reject) => {
+      const waiters = waiting.get(id);
+      if (waiters) waiters.push({ resolve, reject });
+      else waiting.set(id, [{ resolve, reject }]);
+      if (!reading) void readWaiting();
+    });
   }
 
   return {
