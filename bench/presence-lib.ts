@@ -18,12 +18,13 @@ const ROOT = new URL('../', import.meta.url).pathname;
 export const wallNow = () => performance.timeOrigin + performance.now();
 export const log = (...a: unknown[]) => console.error('[bench:presence]', ...a);
 
-/** An access token as HIVE signs it (HS256, typ access), without a login per user. */
+/** An access token as HIVE signs it (HS256, typ access, ver, exp), without a login per user. */
 export function signToken(userId: string): string {
   const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
   const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({
     sub: userId,
-    role: 'member',
+    // users.token_version of a fresh account (migration 0011): a token for another version is refused.
+    ver: 0,
     typ: 'access',
     exp: Math.floor(Date.now() / 1000) + 3600,
   })}`;
