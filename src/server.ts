@@ -99,7 +99,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   try {
     const db = await openDatabase(config, log, { inMemory: options.inMemory });
     cleanup.push(() => db.stop());
-    const sql = db.connect(`${SERVER_SESSION_PREFIX}${instanceId}`);
+    const sql = db.connect(`${SERVER_SESSION_PREFIX}${instanceId}`, undefined, { log });
     cleanup.push(() => sql.end({ timeout: 5 }));
     const { redis, bus } = await connectBus(config, instanceId, log, cleanup);
     cleanup.push(() => bus.close());
