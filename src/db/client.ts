@@ -89,8 +89,10 @@ export function createSql(url: string, options: SqlOptions): Sql {
   // Ending the pool ends the probing too.
   const end = raw.end;
   raw.end = async (opts?: { timeout?: number }) => {
+    // Nothing can be flushed to a database that is gone: do not wait for it.
+    const timeout = health.isDown() ? 0 : opts?.timeout;
     health.stop();
-    await Promise.all([end(opts), probeSql.end({ timeout: 0 })]);
+    await Promise.all([end({ ...opts, timeout }), probeSql.end({ timeout: 0 })]);
   };
   const sql = guardSql(raw, health, timings.queryDeadlineMs);
   healthOf.set(sql, health);
