@@ -3,9 +3,10 @@ import type { Socket, TCPSocketListener } from 'bun';
 
 /**
  * How an outage looks from the client's side:
- * - `refuse`: the port is closed (connections refused) and open connections are reset;
- * - `accept-and-close`: connections are reset, new ones accepted and closed at once (a
- *   pooler, load balancer or container port mapping whose PostgreSQL is down);
+ * - `refuse`: the port is closed (connections refused) and open connections are reset (RST);
+ * - `accept-and-close`: open connections are closed cleanly (FIN, as by a server shutting
+ *   down), new ones accepted and closed at once (a pooler, load balancer or container port
+ *   mapping whose PostgreSQL is down);
  * - `black-hole`: nothing is answered any more, on open or new connections, which are
  *   accepted and then never forwarded, not even after `restore()` (a dead route, a lost
  *   NAT entry): only the client can notice, by a deadline;
@@ -104,10 +105,15 @@ export function startTcpProxy(target: { host: string; port: number }): TcpProxy 
   let listener: TCPSocketListener<Pair> | undefined = listen(0);
   const port = listener.port;
 
-  function resetAll() {
+  function dropAll(how: 'reset' | 'close') {
     for (const p of pairs) {
-      p.client.terminate();
-      p.upstream?.terminate();
+      if (how === 'reset') {
+        p.client.terminate();
+        p.upstream?.terminate();
+      } else {
+        p.client.end();
+        p.upstream?.end();
+      }
     }
     pairs.clear();
   }
@@ -127,7 +133,8 @@ export function startTcpProxy(target: { host: string; port: number }): TcpProxy 
         listener?.stop(true);
         listener = undefined;
       }
-      if (outage === 'refuse' || outage === 'accept-and-close') resetAll();
+      if (outage === 'refuse') dropAll('reset');
+      if (outage === 'accept-and-close') dropAll('close');
       if (outage === 'black-hole') for (const p of pairs) p.dead = true;
     },
     restore() {
@@ -139,7 +146,7 @@ export function startTcpProxy(target: { host: string; port: number }): TcpProxy 
     },
     close() {
       closed = true;
-      resetAll();
+      dropAll('reset');
       listener?.stop(true);
       listener = undefined;
     },
