@@ -79,10 +79,14 @@ export function createSql(url: string, options: SqlOptions): Sql {
     backoff: () => 0,
     ...({ socket: probeSockets.open } as object),
   });
+  let failPending: (reason: Error) => void = () => {};
   const health = createDatabaseHealth({
     probe: () => probeSql`select 1`,
     abandonProbe: (reason) => probeSockets.destroyAll(reason),
-    onDown: (reason) => sockets.destroyAll(reason),
+    onDown: (reason) => {
+      failPending(reason);
+      sockets.destroyAll(reason);
+    },
     log: options.outageGuard.log,
     timings,
   });
@@ -94,7 +98,8 @@ export function createSql(url: string, options: SqlOptions): Sql {
     health.stop();
     await Promise.all([end({ ...opts, timeout }), probeSql.end({ timeout: 0 })]);
   };
-  const sql = guardSql(raw, health, timings.queryDeadlineMs);
-  healthOf.set(sql, health);
-  return sql;
+  const pool = guardSql(raw, health, timings);
+  failPending = pool.failPending;
+  healthOf.set(pool.sql, health);
+  return pool.sql;
 }

@@ -13,15 +13,21 @@ export class DatabaseUnavailableError extends Error {
 }
 
 /**
- * The numbers behind "every request answers within a second while PostgreSQL is away":
- * a query still unanswered after `queryDeadlineMs` answers 503 and makes us check the
- * database; the check (one round trip on a connection of its own) gives up after
- * `probeTimeoutMs`; while the database is down it is checked every `probeIntervalMs`,
- * so service resumes within about that long of its return.
+ * The numbers behind "every request answers within a second while PostgreSQL is away". A
+ * query or transaction unanswered after `suspectAfterMs` makes us check the database: one
+ * round trip on a connection of its own, given up after `probeTimeoutMs`. If that fails the
+ * circuit opens and everything waiting fails at once, so a stall costs a request about
+ * `suspectAfterMs + probeTimeoutMs`. A healthy but slow database only costs a probe (at most
+ * one per `verifyCooldownMs`); the work fails after `deadlineMs` regardless (beyond the 5 s
+ * `statement_timeout`, so only a connection that died alone gets there). While down, the
+ * database is probed every `probeIntervalMs`, so service resumes about that soon after it
+ * returns.
  */
 export const OUTAGE_TIMINGS = {
-  queryDeadlineMs: 700,
-  probeTimeoutMs: 400,
+  suspectAfterMs: 200,
+  probeTimeoutMs: 300,
+  verifyCooldownMs: 100,
+  deadlineMs: 6_000,
   probeIntervalMs: 250,
 };
 export type OutageTimings = typeof OUTAGE_TIMINGS;
@@ -31,7 +37,7 @@ export interface DatabaseHealthDeps {
   probe(): Promise<unknown>;
   /** A probe timed out: drop its connection, so the next probe starts afresh. */
   abandonProbe(reason: Error): void;
-  /** The database was found unreachable: drop the pool's connections (they may be black-holed). */
+  /** The database was found unreachable: fail what waits, drop the connections (they may be black-holed). */
   onDown(reason: Error): void;
   log: Logger;
   timings: OutageTimings;
@@ -50,6 +56,7 @@ export function createDatabaseHealth(deps: DatabaseHealthDeps) {
   let downSince = 0;
   let stopped = false;
   let verifying: Promise<boolean> | undefined;
+  let verifiedAt = Number.NEGATIVE_INFINITY;
   let probeTimer: ReturnType<typeof setTimeout> | undefined;
 
   async function probeOnce(): Promise<boolean> {
@@ -91,12 +98,18 @@ export function createDatabaseHealth(deps: DatabaseHealthDeps) {
     }, timings.probeIntervalMs);
   }
 
-  /** Up: probe now (once, however many callers ask) and open the circuit if it fails. */
+  /**
+   * Up: probe now (once, however many callers ask) and open the circuit if it fails. Right
+   * after a probe answered, say so without another: under load many queries are slow at
+   * once, and one probe speaks for all of them.
+   */
   function verify(reason: unknown): Promise<boolean> {
     if (down || stopped) return Promise.resolve(!down);
+    if (!verifying && performance.now() - verifiedAt < timings.verifyCooldownMs) return Promise.resolve(true);
     verifying ??= probeOnce().then((ok) => {
       verifying = undefined;
-      if (!ok) markDown(reason);
+      if (ok) verifiedAt = performance.now();
+      else markDown(reason);
       return ok;
     });
     return verifying;
@@ -104,7 +117,7 @@ export function createDatabaseHealth(deps: DatabaseHealthDeps) {
 
   return {
     isDown: () => down,
-    /** A query failed in a way that may mean the database is gone (connection error, deadline). */
+    /** Something suggests the database may be gone (a connection error, a stalled query). */
     suspect(reason: unknown): void {
       void verify(reason);
     },

@@ -8,13 +8,17 @@ import { startTcpProxy } from '../helpers/tcp-proxy';
 import { waitFor } from '../helpers/wait';
 
 /**
- * The root cause of "a PostgreSQL outage kills the process" (issue 10, defect 1), on the
- * bare client: when a connection closes while `sql.begin` waits on it, postgres.js 3.4.9
+ * The root causes of "a PostgreSQL outage kills the process" (issue 10, defect 1), on the
+ * bare client, each fixed by `patches/postgres+3.4.9.patch`.
+ *
+ * 1. When a connection closes while `sql.begin` waits on it, postgres.js 3.4.9 when a connection closes while `sql.begin` waits on it, postgres.js 3.4.9
  * rejects the statement and then writes the transaction's ROLLBACK to the closed connection
  * from a `setImmediate`, dereferencing a null socket: an uncaught TypeError (fatal to a
  * server; reported by bun test as an unhandled error). Unpatched, the cancelled write also
  * stays queued and is glued in front of the connection's next start-up message, so the
- * connection never works again. `patches/postgres+3.4.9.patch` fixes both.
+ * connection never works again.
+ * 2. Every new connection first fetches the array types; when that query fails (its
+ *    connection cut, or cancelled), the rejection was unobserved: fatal too.
  */
 async function setUp() {
   const target = new URL(TEST_DATABASE_URL!);
@@ -28,7 +32,7 @@ async function setUp() {
     await direct.end();
     await db.drop();
   });
-  return { proxy, sql, direct };
+  return { proxy, sql, direct, dbUrl: db.url! };
 }
 const ctx = REAL_DB ? await setUp() : undefined;
 
@@ -66,4 +70,27 @@ describe.skipIf(!ctx)('a transaction whose connection closes under it', () => {
       expect(rows[0]?.state).toBe('recovered');
     });
   }
+});
+
+describe.skipIf(!ctx)('a new connection whose type fetch fails', () => {
+  test('the waiting query fails with a 503-class error; no unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const collect = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', collect);
+    // A 1 ms statement_timeout cancels the type fetch (57014) reliably: the same unobserved
+    // rejection a connection cut during start-up gives, without racing the cut.
+    const sql = postgres(ctx!.dbUrl, { max: 1, connection: { statement_timeout: 1 }, onnotice: () => {} });
+    try {
+      const err = await sql`select 1`.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isConnectionError(err)).toBe(true);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', collect);
+      await sql.end();
+    }
+  });
 });
