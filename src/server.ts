@@ -3,7 +3,7 @@ import { createApp } from './app';
 import type { Config } from './config';
 import { openDatabase, SERVER_SESSION_PREFIX } from './db/bootstrap';
 import { databaseHealth } from './db/client';
-import { DEMO_PASSWORD, DEMO_USERS, seedDemoData } from './db/seed';
+import { DEMO_PASSWORD, DEMO_USERS, seedDemoData } from './demo-seed';
 import { installFastFormats } from './lib/formats';
 import { createLogger, type Logger } from './lib/logger';
 import { connectRedis, createRedis } from './lib/redis';
