@@ -49,12 +49,7 @@ function connectionOptions(options: SqlOptions, guarded: boolean) {
     backoff: reconnectBackoff,
     onnotice: () => {},
     transform: { undefined: null },
-    connection: {
-      application_name: options.applicationName ?? 'hive',
-      // The server gives up on a request long before this; the database should too, rather
-      // than finish work (and hold its locks) for a caller that is gone.
-      ...(guarded ? { statement_timeout: 5_000 } : {}),
-    },
+    connection: { application_name: options.applicationName ?? 'hive' },
   };
 }
 

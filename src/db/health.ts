@@ -18,8 +18,9 @@ export class DatabaseUnavailableError extends Error {
  * round trip on a connection of its own, given up after `probeTimeoutMs`. If that fails the
  * circuit opens and everything waiting fails at once, so a stall costs a request about
  * `suspectAfterMs + probeTimeoutMs`. A healthy but slow database only costs a probe (at most
- * one per `verifyCooldownMs`); the work fails after `deadlineMs` regardless (beyond the 5 s
- * `statement_timeout`, so only a connection that died alone gets there). While down, the
+ * one per `verifyCooldownMs`); the work fails after `deadlineMs` regardless (a connection
+ * that died alone while the database answers probes; long enough for legitimately slow bulk
+ * statements, which is why there is no `statement_timeout` either). While down, the
  * database is probed every `probeIntervalMs`, so service resumes about that soon after it
  * returns.
  */
@@ -27,7 +28,7 @@ export const OUTAGE_TIMINGS = {
   suspectAfterMs: 200,
   probeTimeoutMs: 300,
   verifyCooldownMs: 100,
-  deadlineMs: 6_000,
+  deadlineMs: 30_000,
   probeIntervalMs: 250,
 };
 export type OutageTimings = typeof OUTAGE_TIMINGS;
