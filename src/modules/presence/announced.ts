@@ -1,6 +1,6 @@
-import type { Sql } from '../../db/client';
 import type { UserStatus } from '../../protocol/schemas';
 import type { EventBus } from '../../realtime/bus';
+import type { UsersService } from '../users/service';
 
 /**
  * What this instance's sockets have been told about who is online: the database's answer
@@ -14,7 +14,10 @@ import type { EventBus } from '../../realtime/bus';
  *   (where every transition is written before it is published) and sends our sockets the
  *   difference, through the same local path as any other presence frame.
  */
-export function createAnnouncedPresence(deps: { sql: Sql; bus: EventBus }) {
+export function createAnnouncedPresence(deps: {
+  users: Pick<UsersService, 'onlineIds' | 'statusesOnlineOrAmong'>;
+  bus: EventBus;
+}) {
   let online = new Set<string>();
   let loaded = false;
   /** Frames admitted before `load()` finished: re-applied over the database's answer. */
@@ -29,8 +32,7 @@ export function createAnnouncedPresence(deps: { sql: Sql; bus: EventBus }) {
 
   return {
     async load(): Promise<void> {
-      const rows = await deps.sql<{ id: string }[]>`select id from users where is_online`;
-      online = new Set(rows.map((r) => r.id));
+      online = new Set(await deps.users.onlineIds());
       for (const status of early) apply(status);
       early = [];
       loaded = true;
@@ -60,24 +62,14 @@ export function createAnnouncedPresence(deps: { sql: Sql; bus: EventBus }) {
         return 0;
       }
       const before = admitted;
-      const rows = await deps.sql<
-        { id: string; full_name: string; is_online: boolean; last_seen_at: Date | null }[]
-      >`
-        select id, full_name, is_online, last_seen_at from users
-         where is_online or id = any(${[...online]}::uuid[])`;
+      const rows = await deps.users.statusesOnlineOrAmong([...online]);
       if (admitted !== before) return undefined;
-      const present = new Set(rows.map((r) => r.id));
+      const present = new Set(rows.map((r) => r.user_id));
       // Deleted users: nothing to tell (their rows are gone), just stop tracking them.
       for (const id of online) if (!present.has(id)) online.delete(id);
       let sent = 0;
-      for (const r of rows) {
-        if (online.has(r.id) === r.is_online) continue;
-        const data: UserStatus = {
-          user_id: r.id,
-          full_name: r.full_name,
-          is_online: r.is_online,
-          last_seen_at: r.last_seen_at?.toISOString() ?? null,
-        };
+      for (const data of rows) {
+        if (online.has(data.user_id) === data.is_online) continue;
         // Through the bus's local delivery, so it reaches sockets exactly like a published
         // frame (and passes `admit`, which records it).
         deps.bus.deliverLocally('presence', { type: 'user_status_update', data });

@@ -1,5 +1,5 @@
-import type { Sql } from '../../db/client';
 import type { Logger } from '../../lib/logger';
+import type { UsersService } from '../users/service';
 import type { AnnouncedPresence } from './announced';
 import type { PresenceStore } from './store';
 
@@ -8,6 +8,8 @@ const HEAL_PATIENCE_MS = 15_000;
 const RETRY_AFTER_DB_ERROR_MS = 500;
 /** While transitions are being written the database lags the store: look again this soon. */
 const RETRY_WHILE_WRITING_MS = 50;
+/** Until this instance re-registered (it probes the store at least this often): look again then. */
+const RETRY_WHILE_UNREGISTERED_MS = 250;
 
 /** The part of the transition writer a heal uses. */
 interface Writer {
@@ -26,17 +28,16 @@ interface Writer {
  */
 export function createPresenceHealer(deps: {
   store: PresenceStore;
-  sql: Sql;
+  users: Pick<UsersService, 'onlineIds' | 'offlineAmong'>;
   log: Logger;
   writer: Writer;
   announced: AnnouncedPresence;
   track: <T>(p: Promise<T>) => Promise<T>;
-  retryWhileUnregisteredMs: number;
   /** False while this instance still has to re-register its connections with the store. */
   registered: () => boolean;
   stopped: () => boolean;
 }) {
-  const { store, sql, log, writer } = deps;
+  const { store, users, log, writer } = deps;
   let healing: Promise<void> | undefined;
   let healAgain = false;
 
@@ -49,10 +50,10 @@ export function createPresenceHealer(deps: {
   async function reconcile(): Promise<number | undefined> {
     // Until we re-registered, the store lacks our users; while transitions are being
     // written the database lags the store by design (comparing would re-send them).
-    if (!deps.registered()) return deps.retryWhileUnregisteredMs;
+    if (!deps.registered()) return RETRY_WHILE_UNREGISTERED_MS;
     if (writer.busy()) return RETRY_WHILE_WRITING_MS;
     try {
-      const dbOnline = await sql<{ id: string }[]>`select id from users where is_online`;
+      const dbOnline = await users.onlineIds();
       // The snapshot's sequence number orders these fixes after every transition the snapshot
       // reflects and before any later one, so a fix can never undo a newer transition.
       const snapshot = await deps.track(store.onlineUsers());
@@ -60,7 +61,7 @@ export function createPresenceHealer(deps: {
       // not re-registered yet: never take anyone offline before the store has settled.
       if (snapshot.settleLeftMs > 0) return snapshot.settleLeftMs + 10;
       const storeOnline = new Set(snapshot.users);
-      const dbOnlineIds = new Set(dbOnline.map((r) => r.id));
+      const dbOnlineIds = new Set(dbOnline);
       let fixed = 0;
       for (const id of dbOnlineIds) {
         if (!storeOnline.has(id) && !writer.has(id)) {
@@ -71,10 +72,9 @@ export function createPresenceHealer(deps: {
       const missing = [...storeOnline].filter((id) => !dbOnlineIds.has(id) && !writer.has(id));
       if (missing.length > 0) {
         // Only users that exist; the store may name a user deleted since.
-        const rows = await sql<{ id: string }[]>`
-          select id from users where id = any(${missing}::uuid[]) and not is_online`;
-        for (const r of rows) writer.enqueue(r.id, true, snapshot.seq);
-        fixed += rows.length;
+        const ids = await users.offlineAmong(missing);
+        for (const id of ids) writer.enqueue(id, true, snapshot.seq);
+        fixed += ids.length;
       }
       if (fixed > 0) log.info('presence reconciled with the database', { fixed });
       return undefined;

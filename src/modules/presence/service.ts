@@ -1,4 +1,3 @@
-import type { Sql } from '../../db/client';
 import type { Logger } from '../../lib/logger';
 import type { UserStatus } from '../../protocol/schemas';
 import type { EventBus } from '../../realtime/bus';
@@ -135,7 +134,6 @@ function createTransitionWriter(deps: { users: UsersService; bus: EventBus; log:
 export interface PresenceServiceDeps {
   store: PresenceStore;
   users: UsersService;
-  sql: Sql;
   bus: EventBus;
   log: Logger;
   graceMs: number;
@@ -177,12 +175,11 @@ export function createPresenceService(deps: PresenceServiceDeps) {
   };
   const { heal } = createPresenceHealer({
     store,
-    sql: deps.sql,
+    users: deps.users,
     log,
     writer,
     announced,
     track,
-    retryWhileUnregisteredMs: timings.probeMs,
     registered: () => !needsResync,
     stopped: () => stopped,
   });
@@ -275,8 +272,6 @@ export function createPresenceService(deps: PresenceServiceDeps) {
   }
 
   return {
-    timings,
-
     connect(connId: string, userId: string): void {
       live.set(connId, userId);
       void track(store.connect(connId, userId))
@@ -346,9 +341,6 @@ export function createPresenceService(deps: PresenceServiceDeps) {
       );
       await writer.idle(5_000);
     },
-
-    /** For tests and benchmarks: counts of what this instance holds. */
-    stats: () => ({ connections: live.size, needsResync }),
   };
 }
 
