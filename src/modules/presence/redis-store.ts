@@ -18,8 +18,9 @@ import type { PresenceStore, Transition } from './store';
  * Not for Redis Cluster: the scripts touch keys computed from their arguments.
  */
 
-// Every script's ARGV starts with: prefix, silenceMs (0: never settle), settleMs, expiryMs.
-// Script-specific arguments follow from ARGV[5].
+// Every script's ARGV starts with: prefix, silenceMs (0: never settle), settleMs, expiryMs,
+// and 1 when the calling instance has reached this store before (else 0). Script-specific
+// arguments follow from ARGV[6].
 const NOW = `
 local prefix = ARGV[1]
 local function now_ms()
@@ -37,17 +38,19 @@ local function next_seq()
   return seq
 end
 -- Every call notes the time. A gap longer than silenceMs means no instance reached Redis
--- for that long: Redis was down, frozen or cut off from all of them (or its data is new or
--- was lost). Nobody could renew anything meanwhile, so nothing is expired before every
--- instance has had settleMs to come back and re-register: instances alive when the silence
--- began are kept for settleMs plus a normal expiry, and sweeps wait out settleMs. Returns
--- the milliseconds left before sweeps may act again.
+-- for that long: Redis was down, frozen or cut off from all of them. No time noted at all,
+-- seen by an instance that has used this store before, means Redis lost its data (restarted
+-- empty); seen by a new instance, just a new store. Nobody could renew anything meanwhile,
+-- so nothing is expired before every instance has had settleMs to come back and
+-- re-register: instances alive when the silence began are kept for settleMs plus a normal
+-- expiry, and sweeps wait out settleMs. Returns the milliseconds left before sweeps may act.
 local function settle_left(now)
   local silence = tonumber(ARGV[2])
   local settled_at = tonumber(redis.call('GET', prefix .. 'settle') or '0')
   if silence > 0 then
-    local last = tonumber(redis.call('GET', prefix .. 'clock') or '0')
-    if now - last > silence then
+    local noted = redis.call('GET', prefix .. 'clock')
+    local last = tonumber(noted or '0')
+    if (noted and now - last > silence) or (not noted and ARGV[5] == '1') then
       settled_at = math.max(settled_at, now + tonumber(ARGV[3]))
       redis.call('SET', prefix .. 'settle', string.format('%.0f', settled_at))
       local keep = settled_at + tonumber(ARGV[4])
@@ -76,53 +79,53 @@ local function drop_conn(conn, uid, deadline)
 end
 `;
 
-// KEYS: instances, online, pending. ARGV 5..: instance, conn, user.
+// KEYS: instances, online, pending. ARGV 6..: instance, conn, user.
 // Returns the transition's sequence number when the user turned online, else 0.
 const CONNECT = `${NOW}
 settle_left(now_ms())
-redis.call('HSET', prefix .. 'inst:' .. ARGV[5], ARGV[6], ARGV[7])
-redis.call('SADD', prefix .. 'user:' .. ARGV[7], ARGV[6])
-redis.call('ZREM', KEYS[3], ARGV[7])
-if redis.call('SADD', KEYS[2], ARGV[7]) == 1 then return next_seq() end
+redis.call('HSET', prefix .. 'inst:' .. ARGV[6], ARGV[7], ARGV[8])
+redis.call('SADD', prefix .. 'user:' .. ARGV[8], ARGV[7])
+redis.call('ZREM', KEYS[3], ARGV[8])
+if redis.call('SADD', KEYS[2], ARGV[8]) == 1 then return next_seq() end
 return 0
 `;
 
-// ARGV 5..: instance, conn, user, graceMs. Returns 1 when an offline deadline was set.
+// ARGV 6..: instance, conn, user, graceMs. Returns 1 when an offline deadline was set.
 const DISCONNECT = `${NOW}${DROP_CONN}
 local now = now_ms()
 settle_left(now)
-redis.call('HDEL', prefix .. 'inst:' .. ARGV[5], ARGV[6])
-return drop_conn(ARGV[6], ARGV[7], now + tonumber(ARGV[8]))
+redis.call('HDEL', prefix .. 'inst:' .. ARGV[6], ARGV[7])
+return drop_conn(ARGV[7], ARGV[8], now + tonumber(ARGV[9]))
 `;
 
-// ARGV 5..: instance. Returns 1 when the instance was known and unexpired.
+// ARGV 6..: instance. Returns 1 when the instance was known and unexpired.
 const HEARTBEAT = `${NOW}
 local now = now_ms()
 settle_left(now)
-local prev = redis.call('ZSCORE', KEYS[1], ARGV[5])
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[5])
+local prev = redis.call('ZSCORE', KEYS[1], ARGV[6])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[6])
 if prev and tonumber(prev) >= now then return 1 end
 return 0
 `;
 
-// ARGV 5..: instance, graceMs, then conn, user pairs. Returns users turned online, as a flat
+// ARGV 6..: instance, graceMs, then conn, user pairs. Returns users turned online, as a flat
 // list of user, sequence pairs.
 const RESYNC = `${NOW}${DROP_CONN}
 local now = now_ms()
 settle_left(now)
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[5])
-local ikey = prefix .. 'inst:' .. ARGV[5]
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[6])
+local ikey = prefix .. 'inst:' .. ARGV[6]
 local live = {}
-for i = 7, #ARGV, 2 do live[ARGV[i]] = true end
+for i = 8, #ARGV, 2 do live[ARGV[i]] = true end
 local held = redis.call('HGETALL', ikey)
 for i = 1, #held, 2 do
   if not live[held[i]] then
     redis.call('HDEL', ikey, held[i])
-    drop_conn(held[i], held[i + 1], now + tonumber(ARGV[6]))
+    drop_conn(held[i], held[i + 1], now + tonumber(ARGV[7]))
   end
 end
 local turned = {}
-for i = 7, #ARGV, 2 do
+for i = 8, #ARGV, 2 do
   local conn, uid = ARGV[i], ARGV[i + 1]
   redis.call('HSET', ikey, conn, uid)
   redis.call('SADD', prefix .. 'user:' .. uid, conn)
@@ -161,15 +164,15 @@ end
 return gone
 `;
 
-// ARGV 5..: instance, graceMs. Whatever connections remain leave with the usual grace.
+// ARGV 6..: instance, graceMs. Whatever connections remain leave with the usual grace.
 const REMOVE_INSTANCE = `${NOW}${DROP_CONN}
 local now = now_ms()
 settle_left(now)
-local ikey = prefix .. 'inst:' .. ARGV[5]
+local ikey = prefix .. 'inst:' .. ARGV[6]
 local held = redis.call('HGETALL', ikey)
-for i = 1, #held, 2 do drop_conn(held[i], held[i + 1], now + tonumber(ARGV[6])) end
+for i = 1, #held, 2 do drop_conn(held[i], held[i + 1], now + tonumber(ARGV[7])) end
 redis.call('DEL', ikey)
-redis.call('ZREM', KEYS[1], ARGV[5])
+redis.call('ZREM', KEYS[1], ARGV[6])
 return 0
 `;
 
@@ -211,6 +214,8 @@ export function createRedisPresenceStore(opts: {
   const base = `${opts.prefix}presence:`;
   const keys = [`${base}instances`, `${base}online`, `${base}pending`];
   const header = [base, opts.silence?.afterMs ?? 0, opts.silence?.settleMs ?? 0, opts.instanceExpiryMs];
+  /** Whether a script of ours has run on this store yet (see `settle_left`). */
+  let reachedBefore = 0;
   const scripts = { CONNECT, DISCONNECT, HEARTBEAT, RESYNC, SWEEP, REMOVE_INSTANCE, ONLINE_SNAPSHOT };
   // defineCommand runs EVALSHA and falls back to EVAL on NOSCRIPT, so a restarted Redis
   // (empty script cache) needs nothing from us.
@@ -218,12 +223,12 @@ export function createRedisPresenceStore(opts: {
     if (!(redis as unknown as Record<string, unknown>)[`presence${name}`])
       redis.defineCommand(`presence${name}`, { numberOfKeys: keys.length, lua });
   }
-  const run = (name: keyof typeof scripts, ...args: (string | number)[]) =>
-    ((redis as unknown as Record<string, ScriptFn>)[`presence${name}`] as ScriptFn)(
-      ...keys,
-      ...header,
-      ...args,
-    );
+  const run = async (name: keyof typeof scripts, ...args: (string | number)[]) => {
+    const script = (redis as unknown as Record<string, ScriptFn>)[`presence${name}`] as ScriptFn;
+    const reply = await script.call(redis, ...keys, ...header, reachedBefore, ...args);
+    reachedBefore = 1;
+    return reply;
+  };
 
   return {
     async connect(connId, userId) {

@@ -23,8 +23,7 @@ export function presenceTimings(ttlMs: number) {
     silenceAfterMs: heartbeatMs,
     // After such a silence, sweeps wait this long for every instance to re-register: each
     // reconnects within REDIS_RECONNECT_MAX_MS (½ s) and re-registers at once. Up to four
-    // times that, for loaded machines; TTL/2 at most, so a store that is new (nobody to
-    // wait for) still fixes rows left online by a dead cluster within the TTL.
+    // times that, for loaded machines, but at most TTL/2: short next to the TTL users rely on.
     settleAfterSilenceMs: Math.min(2_000, Math.max(300, Math.round(ttlMs / 2))),
     // While the store is unreachable, it is tried this often (not just at each heartbeat).
     probeMs: Math.min(heartbeatMs, 250),
