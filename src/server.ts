@@ -3,10 +3,14 @@ import { createApp } from './app';
 import type { Config } from './config';
 import { openDatabase, SERVER_SESSION_PREFIX } from './db/bootstrap';
 import { DEMO_PASSWORD, DEMO_USERS, seedDemoData } from './demo-seed';
+import { createMetricsFeature } from './http/metrics';
 import { installFastFormats } from './lib/formats';
 import { createLogger, type Logger } from './lib/logger';
 import { closeRedis, connectRedis, createRedis } from './lib/redis';
 import { createAuthFeature } from './modules/auth';
+import { createAccountCache } from './modules/auth/accounts';
+import { passwordGate } from './modules/auth/passwords';
+import { createSessionsFeature } from './modules/auth/sessions';
 import { createTokenService } from './modules/auth/tokens';
 import { createDashboardFeature } from './modules/dashboard/feature';
 import { countTasksFromCube } from './modules/dashboard/service';
@@ -69,6 +73,8 @@ function createFeatures(rt: Runtime): Feature[] {
     createPresenceFeature(rt),
     createDashboardFeature(rt),
     createWebFeature(rt),
+    createSessionsFeature({ hub: rt.hub, accounts: rt.tokens.accounts, log: rt.log }),
+    createMetricsFeature(rt, passwordGate),
   ];
 }
 
@@ -116,7 +122,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       redis,
       bus,
       hub: createSocketHub(),
-      tokens: createTokenService(config),
+      tokens: createTokenService(config, createAccountCache(sql)),
       users: createUsersService(sql),
       tasks: createTasksService({ sql, bus, countTasks: countTasksFromCube }),
     };
