@@ -4,10 +4,14 @@ import type { Config } from './config';
 import { openDatabase, SERVER_SESSION_PREFIX } from './db/bootstrap';
 import { databaseHealth } from './db/client';
 import { DEMO_PASSWORD, DEMO_USERS, seedDemoData } from './demo-seed';
+import { createMetricsFeature } from './http/metrics';
 import { installFastFormats } from './lib/formats';
 import { createLogger, type Logger } from './lib/logger';
-import { connectRedis, createRedis } from './lib/redis';
+import { closeRedis, connectRedis, createRedis } from './lib/redis';
 import { createAuthFeature } from './modules/auth';
+import { createAccountCache } from './modules/auth/accounts';
+import { passwordGate } from './modules/auth/passwords';
+import { createSessionsFeature } from './modules/auth/sessions';
 import { createTokenService } from './modules/auth/tokens';
 import { createDashboardFeature } from './modules/dashboard/feature';
 import { countTasksFromCube } from './modules/dashboard/service';
@@ -43,10 +47,10 @@ type Cleanup = () => Promise<unknown>;
  */
 async function connectBus(config: Config, instanceId: string, log: Logger, cleanup: Cleanup[]) {
   if (!config.redisUrl) return { redis: undefined, bus: createInProcessBus(instanceId, log) };
-  const redis: Redis = createRedis(config.redisUrl, `hive:${instanceId}:cmd`, log);
-  const subscriber = createRedis(config.redisUrl, `hive:${instanceId}:sub`, log, { queueWhileOffline: true });
-  cleanup.push(() => redis.quit().catch(() => redis.disconnect()));
-  cleanup.push(() => subscriber.quit().catch(() => subscriber.disconnect()));
+  const redis: Redis = createRedis(config.redisUrl, `hive:${instanceId}:cmd`, log, 'command');
+  const subscriber = createRedis(config.redisUrl, `hive:${instanceId}:sub`, log, 'subscriber');
+  cleanup.push(() => closeRedis(redis));
+  cleanup.push(() => closeRedis(subscriber));
   // A Redis that is down at start-up is not fatal: REST serves, presence catches up when it returns.
   await Promise.all([connectRedis(redis), connectRedis(subscriber)]).catch((err) =>
     log.warn('redis unreachable at start-up; continuing, will reconnect', { err }),
@@ -70,6 +74,8 @@ function createFeatures(rt: Runtime): Feature[] {
     createPresenceFeature(rt),
     createDashboardFeature(rt),
     createWebFeature(rt),
+    createSessionsFeature({ hub: rt.hub, accounts: rt.tokens.accounts, log: rt.log }),
+    createMetricsFeature(rt, passwordGate),
   ];
 }
 
@@ -144,7 +150,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       redis,
       bus,
       hub: createSocketHub(),
-      tokens: createTokenService(config),
+      tokens: createTokenService(config, createAccountCache(sql)),
       users: createUsersService(sql),
       tasks: createTasksService({ sql, bus, countTasks: countTasksFromCube }),
     };
