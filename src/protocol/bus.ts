@@ -8,7 +8,8 @@ import type { UserStatus } from './schemas';
  */
 export interface PresenceChange {
   user: UserStatus;
-  seq: number;
+  /** Absent on a correction read from the database after an outage: applied as it is. */
+  seq?: number;
 }
 
 /**

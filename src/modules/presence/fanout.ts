@@ -183,7 +183,7 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
     for (const id of userIds) {
       const row = rows.get(id);
       const seen = latest.get(id);
-      if (seen && (!row || seen.seq > row.seq)) users.push(seen.json);
+      if (seen && (!row || seen.seq > (row.seq ?? 0))) users.push(seen.json);
       else if (row) users.push(row.json);
     }
     // Through the outbox, so it cannot overtake changes already queued for this socket.
@@ -196,8 +196,8 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
       let accepted = false;
       for (const { user, seq } of changes) {
         const seen = latest.get(user.user_id);
-        if (seen && seen.seq > seq) continue;
-        const entry = { seq, user, json: JSON.stringify(user) };
+        if (seen && seq !== undefined && seen.seq > seq) continue;
+        const entry = { seq: seq ?? seen?.seq ?? 0, user, json: JSON.stringify(user) };
         latest.set(user.user_id, entry);
         pending.set(user.user_id, entry);
         accepted = true;

@@ -1,4 +1,5 @@
 import type { Sql } from '../../db/client';
+import { closeRedis, connectRedis, createRedis } from '../../lib/redis';
 import { iso } from '../../lib/schemas';
 import type { PresenceChange } from '../../protocol/bus';
 import { CloseCodes } from '../../protocol/frames';
@@ -47,13 +48,20 @@ async function readOnlineCount(sql: Sql): Promise<number> {
  */
 export function createPresenceFeature(rt: Runtime): Feature {
   const { config, log, hub, bus } = rt;
-  const store = rt.redis
+  const timings = presenceTimings(config.presenceTtlMs);
+  // Presence has a Redis connection of its own: its scripts never queue behind (or time out
+  // like) request-path commands, and it detects a frozen Redis by itself (src/lib/redis.ts).
+  const presenceRedis = config.redisUrl
+    ? createRedis(config.redisUrl, `hive:${rt.instanceId}:presence`, log, 'presence')
+    : undefined;
+  const store = presenceRedis
     ? createRedisPresenceStore({
-        redis: rt.redis,
+        redis: presenceRedis,
         prefix: config.redisPrefix,
         instanceId: rt.instanceId,
-        instanceExpiryMs: presenceTimings(config.presenceTtlMs).instanceExpiryMs,
+        instanceExpiryMs: timings.instanceExpiryMs,
         graceMs: config.presenceGraceMs,
+        silence: { afterMs: timings.silenceAfterMs, settleMs: timings.settleAfterSilenceMs },
       })
     : createMemoryPresenceStore();
   const presence = createPresenceService({
@@ -72,7 +80,6 @@ export function createPresenceFeature(rt: Runtime): Feature {
     readStatuses: (ids) => readStatuses(rt.sql, ids),
     log: log.child({ feature: 'presence-fanout' }),
   });
-  let onRedisReady: (() => void) | undefined;
 
   return {
     name: 'presence',
@@ -95,31 +102,19 @@ export function createPresenceFeature(rt: Runtime): Feature {
       // Every instance forwards every presence and task event to its own sockets; the
       // bus has already dropped our own Redis echoes (we got those in process).
       unsubscribers.push(
-        bus.subscribe('presence', (message) => fanout.deliver(message.changes)),
+        // A change that tells our sockets nothing new is a repeat (after an outage): dropped.
+        bus.subscribe('presence', (message) =>
+          fanout.deliver(message.changes.filter((change) => presence.admit(change.user))),
+        ),
         // Task bus messages are WebSocket frames already (src/protocol/bus.ts).
         bus.subscribe('tasks', (message) => hub.broadcast(message)),
         bus.onReconnect(() => fanout.resendSubscriptions()),
         () => fanout.stop(),
       );
+      // Down at start-up is not fatal: presence registers once Redis is reachable.
+      if (presenceRedis)
+        await connectRedis(presenceRedis).catch((err) => log.warn('presence: redis unreachable', { err }));
       await fanout.start();
-      if (rt.redis) {
-        const redis = rt.redis;
-        let wasReady = redis.status === 'ready';
-        onRedisReady = () => {
-          if (wasReady) return;
-          wasReady = true;
-          presence.storeReconnected();
-        };
-        const onDown = () => {
-          wasReady = false;
-        };
-        redis.on('ready', onRedisReady);
-        redis.on('close', onDown);
-        unsubscribers.push(() => {
-          redis.off('ready', onRedisReady!);
-          redis.off('close', onDown);
-        });
-      }
       await presence.start();
     },
 
@@ -135,6 +130,7 @@ export function createPresenceFeature(rt: Runtime): Feature {
       }
       await presence.stop();
       for (const unsubscribe of unsubscribers.splice(0)) unsubscribe();
+      if (presenceRedis) await closeRedis(presenceRedis);
     },
   };
 }
