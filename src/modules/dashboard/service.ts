@@ -9,6 +9,7 @@ import {
 } from '../../protocol/schemas';
 import type { TaskFilters } from '../tasks/model';
 import type { TaskCounter } from '../tasks/service';
+import { cycleTime, expiry, filterArgs } from './insights';
 import type { SummaryFilters } from './model';
 
 /** The channel the analytics triggers notify on for writes made outside the server (psql, imports). */
@@ -40,43 +41,63 @@ export const countTasksFromCube: TaskCounter = async (sql, f: TaskFilters) => {
 
 /** The committed change counter: grows with every committed change to the aggregates. */
 export async function readVersion(sql: Queryable): Promise<string> {
-  const [row] = await sql<{ v: string }[]>`select coalesce(sum(v), 0)::text as v from analytics_version`;
+  const [row] = await sql<{ v: string }[]>`select analytics_current_version()::text as v`;
   return row!.v;
 }
 
 interface SummaryRow {
   version: string;
+  g: Date;
+  next: Date | null;
   active: number;
   online: number;
   by_status: Record<string, number>;
   by_priority: Record<string, number>;
   by_category: Record<string, number>;
+  overdue: number;
+  due_soon: number;
+  cycle: [number, number][];
+}
+
+/** A computed summary and when time alone will change it (epoch ms, this process's clock). */
+export interface TimedSummary {
+  summary: Summary;
+  expiresAt: number;
 }
 
 /**
- * The summary from the aggregates: one statement, so the counts, the user counts and the
- * version all come from one snapshot (the version names exactly the state the counts show).
+ * The summary from the aggregates: one statement, so the counts, the user counts, the
+ * time-dependent figures and the version all come from one snapshot (the version names
+ * exactly the state the counts show), as of one instant read from the database's clock.
  */
-export async function computeSummary(sql: Queryable, f: SummaryFilters): Promise<Summary> {
+export async function computeTimedSummary(sql: Queryable, f: SummaryFilters): Promise<TimedSummary> {
+  const [status, priority, category] = filterArgs(f);
   const [row] = await sql<SummaryRow[]>`
-    with c as (
+    with g as materialized (select clock_timestamp() as g), c as (
       select status, priority, category, sum(n)::bigint as n
         from task_counts where true ${cubeFilter(sql, f)}
        group by 1, 2, 3 having sum(n) <> 0
     )
-    select (select coalesce(sum(v), 0)::text from analytics_version) as version,
+    select analytics_current_version()::text as version, g.g, analytics_next_time_change(g.g) as next,
            u.active::float8 as active, u.online::float8 as online,
            (select coalesce(json_object_agg(status, n), '{}') from (select status, sum(n) as n from c group by 1) s) as by_status,
            (select coalesce(json_object_agg(priority, n), '{}') from (select priority, sum(n) as n from c group by 1) p) as by_priority,
            (select coalesce(json_object_agg(category, n order by category), '{}')
-              from (select category, sum(n) as n from c group by 1) g) as by_category
-      from user_counts u where u.id`;
+              from (select category, sum(n) as n from c group by 1) x) as by_category,
+           (select coalesce(sum(n), 0)::float8 from analytics_open_due(null, g.g, ${status}, ${priority}, ${category})) as overdue,
+           (select coalesce(sum(n), 0)::float8
+              from analytics_open_due(g.g, g.g + interval '7 days', ${status}, ${priority}, ${category})) as due_soon,
+           (select coalesce(json_agg(json_build_array(b, n)), '[]')
+              from (select cycle_bucket as b, sum(n)::float8 as n
+                      from analytics_done(g.g - interval '30 days', g.g, ${status}, ${priority}, ${category})
+                     group by 1) h) as cycle
+      from user_counts u, g where u.id`;
   const r = row!;
   const byStatus = Object.fromEntries(TASK_STATUSES.map((s) => [s, Number(r.by_status[s] ?? 0)]));
   const byPriority = Object.fromEntries(TASK_PRIORITIES.map((p) => [p, Number(r.by_priority[p] ?? 0)]));
   const total = Object.values(byStatus).reduce((a, b) => a + b, 0);
   const completed = byStatus.completed ?? 0;
-  return {
+  const summary: Summary = {
     total_tasks: total,
     completed_tasks: completed,
     completion_rate: total === 0 ? 0 : Math.round((completed / total) * 10_000) / 10_000,
@@ -85,9 +106,17 @@ export async function computeSummary(sql: Queryable, f: SummaryFilters): Promise
     tasks_by_status: byStatus as Summary['tasks_by_status'],
     tasks_by_priority: byPriority as Summary['tasks_by_priority'],
     tasks_by_category: Object.fromEntries(Object.entries(r.by_category).map(([k, v]) => [k, Number(v)])),
-    generated_at: new Date().toISOString(),
+    overdue_tasks: r.overdue,
+    due_soon_tasks: r.due_soon,
+    cycle_time: cycleTime(r.cycle),
+    generated_at: r.g.toISOString(),
     version: r.version,
   };
+  return { summary, expiresAt: expiry(r.g, r.next) };
+}
+
+export async function computeSummary(sql: Queryable, f: SummaryFilters): Promise<Summary> {
+  return (await computeTimedSummary(sql, f)).summary;
 }
 
 /** One entry per UTC day ending today, oldest first, zeros included. */
@@ -112,6 +141,8 @@ export interface SummaryEntry {
   etag: string;
   /** Response headers, built once per entry. */
   headers: Record<string, string>;
+  /** Epoch ms after which time alone may have changed it (a task became overdue…): recompute. */
+  expiresAt: number;
 }
 
 function filterKey(f: SummaryFilters): string {
@@ -119,13 +150,21 @@ function filterKey(f: SummaryFilters): string {
   return JSON.stringify([f.status ?? null, f.priority ?? null, f.category ?? null]);
 }
 
-function toEntry(summary: Summary, key: string): SummaryEntry {
-  const tag = key === '' ? `v${summary.version}` : `v${summary.version}-${Bun.hash(key).toString(36)}`;
+/**
+ * The ETag names the version and, because time moves tasks into "overdue" with no write,
+ * also the time-dependent figures: equal tags still mean equal bodies (but generated_at).
+ */
+function toEntry(summary: Summary, key: string, expiresAt: number): SummaryEntry {
+  const timed = Bun.hash(
+    `${key}|${summary.overdue_tasks}|${summary.due_soon_tasks}|${JSON.stringify(summary.cycle_time)}`,
+  ).toString(36);
+  const tag = `v${summary.version}-${timed}`;
   const etag = `W/"${tag}"`;
   return {
     summary,
     body: JSON.stringify(summary),
     etag,
+    expiresAt,
     // no-cache: clients may keep it but must revalidate, counts change at any time.
     headers: { etag, 'cache-control': 'no-cache', 'content-type': 'application/json; charset=utf-8' },
   };
@@ -143,8 +182,6 @@ export function etagMatches(ifNoneMatch: string | null, etag: string): boolean {
 
 /** Filtered summaries kept at once; beyond this the oldest is dropped (filters are free text). */
 const MAX_FILTERED_ENTRIES = 256;
-/** How long a summary stays in Redis: only the current version is ever asked for, so briefly. */
-const REDIS_TTL_S = 60;
 
 /**
  * The summary cache. In memory per filter, for the current generation; `invalidate()`
@@ -184,11 +221,15 @@ export function createSummaryCache(deps: {
     return !first;
   }
 
-  async function fromRedis(version: string): Promise<Summary | undefined> {
+  /** The shared summary and its remaining life (the key expires when time would change it). */
+  async function fromRedis(version: string): Promise<TimedSummary | undefined> {
     if (!redis) return undefined;
     try {
-      const raw = await redis.get(redisKey(version));
-      return raw ? (JSON.parse(raw) as Summary) : undefined;
+      const [[, raw], [, ttl]] = (await redis.multi().get(redisKey(version)).pttl(redisKey(version)).exec()) as [
+        [unknown, string | null],
+        [unknown, number],
+      ];
+      return raw && ttl > 0 ? { summary: JSON.parse(raw) as Summary, expiresAt: Date.now() + ttl } : undefined;
     } catch (err) {
       log.debug('dashboard summary: redis unavailable, reading the database', { err });
       return undefined;
@@ -205,7 +246,7 @@ export function createSummaryCache(deps: {
       const version = await readVersion(sql);
       const bumped = observe(version);
       const current = entries.get('');
-      if (current?.entry.summary.version === version) {
+      if (current?.entry.summary.version === version && current.entry.expiresAt > Date.now()) {
         // The invalidation was for a change that did not move the counts (a title edit).
         log.debug('dashboard summary revalidated', { version, duration_ms: ms(started) });
         return { entry: current.entry, bumped };
@@ -213,10 +254,10 @@ export function createSummaryCache(deps: {
       const shared = await fromRedis(version);
       if (shared) {
         log.debug('dashboard summary from redis', { version, duration_ms: ms(started) });
-        return { entry: toEntry(shared, key), bumped };
+        return { entry: toEntry(shared.summary, key, shared.expiresAt), bumped };
       }
     }
-    const summary = await computeSummary(sql, filters);
+    const { summary, expiresAt } = await computeTimedSummary(sql, filters);
     const bumped = observe(summary.version);
     log.debug('dashboard summary computed', {
       version: summary.version,
@@ -224,17 +265,18 @@ export function createSummaryCache(deps: {
       duration_ms: ms(started),
     });
     if (key === '' && redis) {
-      redis.set(redisKey(summary.version), JSON.stringify(summary), 'EX', REDIS_TTL_S).catch((err) => {
+      const ttl = Math.max(1, expiresAt - Date.now());
+      redis.set(redisKey(summary.version), JSON.stringify(summary), 'PX', ttl).catch((err) => {
         log.debug('dashboard summary: could not share through redis', { err });
       });
     }
-    return { entry: toEntry(summary, key), bumped };
+    return { entry: toEntry(summary, key, expiresAt), bumped };
   }
 
   /** The cached entry for these filters if it is current, without waiting. */
   function peek(filters: SummaryFilters): SummaryEntry | undefined {
     const hit = entries.get(filterKey(filters));
-    if (hit && hit.gen === generation) {
+    if (hit && hit.gen === generation && hit.entry.expiresAt > Date.now()) {
       if (log.isLevelEnabled('debug'))
         log.debug('dashboard summary cache hit', { version: hit.entry.summary.version });
       return hit.entry;
