@@ -83,10 +83,9 @@ export function createDashboardFeature(rt: Runtime): Feature {
     if (polling || stopped) return;
     polling = true;
     try {
-      if (cache.observeVersion(await readVersion(sql))) {
-        workload.invalidate();
-        schedulePush();
-      }
+      const version = await readVersion(sql);
+      workload.observeVersion(version);
+      if (cache.observeVersion(version)) schedulePush();
     } catch (err) {
       flog.debug('dashboard version poll failed', { err });
     } finally {

@@ -2,8 +2,8 @@ import { Elysia, t } from 'elysia';
 import type { Sql } from '../../db/client';
 import { errors } from '../../lib/schemas';
 import { DashboardSummary as Summary, TrendPoint, WorkloadEntry } from '../../protocol/schemas';
-import type { TokenService } from '../auth/tokens';
 import { authPlugin } from '../auth/plugin';
+import type { TokenService } from '../auth/tokens';
 import type { WorkloadCache } from './insights';
 import { SummaryQuery, TrendsQuery, WorkloadQuery } from './model';
 import { computeTrends, etagMatches, type SummaryCache, type SummaryEntry } from './service';
@@ -56,9 +56,10 @@ export function dashboardRoutes(deps: {
     .get(
       '/workload',
       async ({ query, set }) => {
-        const { entries } = await workload.get(query);
+        const { entries, generatedAt } = await workload.get(query);
         const offset = query.offset ?? 0;
         set.headers['x-total-count'] = String(entries.length);
+        set.headers['x-generated-at'] = generatedAt; // the instant the figures are exact for
         return entries.slice(offset, offset + (query.limit ?? 50));
       },
       {
@@ -68,7 +69,7 @@ export function dashboardRoutes(deps: {
         detail: {
           summary: 'Who carries what: open work, overdue work and recent completions per assignee',
           description:
-            'One entry per assignee with open tasks or a completion in the last 7 × 24 h, plus user_id null for unassigned work; ordered by open desc, then full_name. No emails. X-Total-Count holds the number of entries. Filters as on the summary. Exact as of the moment it was computed, recomputed after every change and whenever time moves a task into overdue.',
+            'One entry per assignee with open tasks or a completion in the last 7 × 24 h, plus user_id null for unassigned work; ordered by open desc, then full_name. No emails. X-Total-Count holds the number of entries, X-Generated-At the instant they are exact for (recomputed at least every 30 s). Filters as on the summary. Exact as of the moment it was computed, recomputed after every change and whenever time moves a task into overdue.',
         },
       },
     );

@@ -22,7 +22,10 @@ export function bucketHours(bucket: number): number {
  * value, interpolated like PostgreSQL does. Each value is within 4.9 % (or 0.05 h) of the
  * exact one, so is any mix of two of them.
  */
-export function percentileFromHistogram(histogram: [bucket: number, count: number][], p: number): number | null {
+export function percentileFromHistogram(
+  histogram: [bucket: number, count: number][],
+  p: number,
+): number | null {
   const sorted = histogram.filter(([, n]) => n > 0).sort((a, b) => a[0] - b[0]);
   const total = sorted.reduce((sum, [, n]) => sum + n, 0);
   if (total === 0) return null;
@@ -84,9 +87,9 @@ export async function computeWorkload(sql: Queryable, f: SummaryFilters): Promis
     with g as materialized (select clock_timestamp() as g),
     open as (
       select assignee_id as a,
-             sum(n) filter (where status = 'todo')::float8 as todo,
-             sum(n) filter (where status = 'in_progress')::float8 as in_progress,
-             sum(n) filter (where status = 'review')::float8 as review
+             coalesce(sum(n) filter (where status = 'todo'), 0)::float8 as todo,
+             coalesce(sum(n) filter (where status = 'in_progress'), 0)::float8 as in_progress,
+             coalesce(sum(n) filter (where status = 'review'), 0)::float8 as review
         from task_counts
        where status in ('todo', 'in_progress', 'review')
          and (${status}::text is null or status = ${status}::text)
@@ -153,17 +156,21 @@ const MAX_ENTRIES = 256;
  */
 export function createWorkloadCache(sql: Queryable) {
   let generation = 0;
+  /** Highest version seen (polled or loaded): a newer one means everything cached is older. */
+  let knownVersion = -1n;
   const entries = new Map<string, { gen: number; workload: Workload }>();
   const inflight = new Map<string, { gen: number; promise: Promise<Workload> }>();
   const keyOf = (f: SummaryFilters) => JSON.stringify(filterArgs(f));
 
-  function load(key: string, f: SummaryFilters, gen: number): Promise<Workload> {
+  function load(key: string, f: SummaryFilters, startedGen: number): Promise<Workload> {
+    let gen = startedGen;
     const promise = computeWorkload(sql, f).finally(() => {
       if (inflight.get(key)?.promise === promise) inflight.delete(key);
     });
     promise.then(
       (workload) => {
         if (generation !== gen) return; // a change arrived meanwhile: answer the waiters, keep nothing
+        if (observeVersion(workload.version)) gen = generation; // older entries are dropped, this one is current
         entries.delete(key);
         entries.set(key, { gen, workload });
         if (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value!);
@@ -174,7 +181,17 @@ export function createWorkloadCache(sql: Queryable) {
     return promise;
   }
 
+  /** A version read from the database: true (and invalidated) when newer than any seen. */
+  function observeVersion(v: string): boolean {
+    const n = BigInt(v);
+    if (n <= knownVersion) return false;
+    knownVersion = n;
+    generation += 1;
+    return true;
+  }
+
   return {
+    observeVersion,
     async get(f: SummaryFilters): Promise<Workload> {
       const key = keyOf(f);
       const hit = entries.get(key);

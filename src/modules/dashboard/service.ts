@@ -225,11 +225,14 @@ export function createSummaryCache(deps: {
   async function fromRedis(version: string): Promise<TimedSummary | undefined> {
     if (!redis) return undefined;
     try {
-      const [[, raw], [, ttl]] = (await redis.multi().get(redisKey(version)).pttl(redisKey(version)).exec()) as [
-        [unknown, string | null],
-        [unknown, number],
-      ];
-      return raw && ttl > 0 ? { summary: JSON.parse(raw) as Summary, expiresAt: Date.now() + ttl } : undefined;
+      const [[, raw], [, ttl]] = (await redis
+        .multi()
+        .get(redisKey(version))
+        .pttl(redisKey(version))
+        .exec()) as [[unknown, string | null], [unknown, number]];
+      return raw && ttl > 0
+        ? { summary: JSON.parse(raw) as Summary, expiresAt: Date.now() + ttl }
+        : undefined;
     } catch (err) {
       log.debug('dashboard summary: redis unavailable, reading the database', { err });
       return undefined;
