@@ -2,6 +2,7 @@ import type { ServerFrame } from '../../protocol/frames';
 import { fetchMe, UnauthorizedError } from './api';
 import { Connection } from './connection';
 import { ImpactPanel } from './impact';
+import { WorkloadPanel } from './insights';
 import { endReasonFor, SessionPanel } from './session';
 import { TeamPanel } from './team';
 import { TrendPanel } from './trend';
@@ -31,6 +32,7 @@ const session = new SessionPanel({
   ended() {
     connection.disconnect();
     team.reset();
+    workload.reset();
     connection.render();
   },
   changed: () => team.render(),
@@ -39,11 +41,16 @@ const team = new TeamPanel({
   session: () => session.current,
   unauthorized: () => session.end('expired'),
 });
+const workload = new WorkloadPanel({
+  token: () => session.current?.token,
+  unauthorized: () => session.end('expired'),
+});
 const connection = new Connection({
   frame: handleFrame,
   opened() {
     void team.refreshOnline();
     impact.refresh();
+    workload.schedule(0);
     void session.fillInName();
   },
   refused: checkToken,
@@ -60,6 +67,7 @@ function handleFrame(frame: ServerFrame): void {
   switch (frame.type) {
     case 'dashboard_summary':
       impact.applyPushed(frame.data.summary);
+      workload.schedule(); // every change (and overdue by time alone) is followed by a push
       break;
     case 'user_status_update':
       team.presence(frame.data);
@@ -97,6 +105,7 @@ async function checkToken(): Promise<'retry' | 'stop'> {
 }
 
 connection.render();
+workload.reset();
 impact.start();
 trend.schedule(0);
 trend.followWidth();
