@@ -11,7 +11,9 @@
  * and a bulk INSERT of 100k rows (rolled back). pgbench sessions call themselves "hive bench"
  * (PGAPPNAME), like the server's own sessions, which announce writes on the bus instead of NOTIFY.
  *
- *   bun bench/analytics-writes.ts [--rows 1000000] [--seconds 5] [--rounds 2] [--write]
+ * Also the backend CPU per write, which holds on a busy machine where tx/s does not.
+ *
+ *   bun bench/analytics-writes.ts [--rows 1000000] [--seconds 5] [--rounds 2] [--cpu-writes 3000] [--write]
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -24,7 +26,10 @@ const args = process.argv.slice(2);
 const ROWS = numberArg('rows', 1_000_000);
 const SECONDS = numberArg('seconds', 5);
 const ROUNDS = numberArg('rounds', 2, { integer: true });
+const CPU_WRITES = numberArg('cpu-writes', 3000, { integer: true });
 const WRITE = args.includes('--write');
+/** Only the backend-CPU measurement (quick; no pgbench runs). */
+const CPU_ONLY = args.includes('--cpu-only');
 
 const STATUS = `(array['todo','in_progress','review','completed','cancelled'])`;
 const PRIORITY = `(array['low','medium','high','urgent'])`;
@@ -89,6 +94,51 @@ async function pgbench(t: Target, script: Script, clients: number) {
   return { tps: Math.round(tps), p50: s.p50, p99: s.p99 };
 }
 
+/** Clock ticks (utime + stime) a local PostgreSQL backend has used so far, from /proc. */
+function backendTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/**
+ * CPU the backend spends per one-row write, in µs: N autocommitted statements from one
+ * session, timed by the backend's own CPU counters, so waiting for the CPU (other helpers on
+ * this shared machine) or for the WAL flush does not count. Robust where tx/s is noise.
+ */
+async function cpuPerWrite(t: Target, script: Script, n: number): Promise<number> {
+  const sql = postgres(t.db.url, {
+    max: 1,
+    onnotice: () => {},
+    connection: { application_name: 'hive bench' },
+  });
+  try {
+    const [row] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
+    const pid = row!.pid;
+    const rnd = (k: number) => 1 + Math.floor(Math.random() * k);
+    const one = () => {
+      const status = ['todo', 'in_progress', 'review', 'completed', 'cancelled'][rnd(5) - 1]!;
+      const priority = ['low', 'medium', 'high', 'urgent'][rnd(4) - 1]!;
+      if (script === 'update')
+        return sql`update tasks set status = ${status}, priority = ${priority}
+                    where id = (select id from bench_ids where i = ${rnd(100_000)})`;
+      if (script === 'assigned')
+        return sql`insert into tasks (title, status, priority, category, assignee_id, due_date)
+                   values ('bench', ${['todo', 'in_progress', 'review'][rnd(3) - 1]!}, ${priority},
+                           ${`cat${rnd(8) - 1}`}, (select id from bench_users where i = ${rnd(10)}),
+                           now() + ${rnd(1440) - 720} * interval '1 hour')`;
+      if (script === 'hot')
+        return sql`insert into tasks (title, status, priority, category) values ('hot', 'todo', 'medium', 'hot')`;
+      return sql`insert into tasks (title, status, priority, category) values ('bench', ${status}, ${priority}, ${`cat${rnd(8) - 1}`})`;
+    };
+    for (let i = 0; i < 200; i++) await one(); // plans cached, caches warm
+    const ticks = backendTicks(pid);
+    for (let i = 0; i < n; i++) await one();
+    return Math.round(((backendTicks(pid) - ticks) * 10_000) / n); // 100 ticks/s → µs per write
+  } finally {
+    await sql.end();
+  }
+}
+
 async function setTriggers(t: Target, on: boolean) {
   for (const name of ANALYTICS_TRIGGERS)
     await t.sql`alter table tasks ${t.sql.unsafe(on ? 'enable' : 'disable')} trigger ${t.sql(name)}`;
@@ -142,7 +192,7 @@ try {
   const rows: (string | number)[][] = [];
   const ratios: Record<string, number[]> = {};
   const loads: number[] = [];
-  for (let round_ = 1; round_ <= ROUNDS; round_++) {
+  for (let round_ = 1; round_ <= (CPU_ONLY ? 0 : ROUNDS); round_++) {
     for (const [script, clients] of WORKLOADS) {
       for (const t of targets) {
         const tps: Record<string, number> = {};
@@ -169,6 +219,30 @@ try {
       }
     }
   }
+  // Backend CPU per write, interleaved the same way.
+  const cpu: Record<string, number[]> = {};
+  for (let round_ = 1; round_ <= ROUNDS; round_++) {
+    for (const script of ['insert', 'update', 'hot', 'assigned'] as const) {
+      for (const t of targets) {
+        for (const on of [false, true]) {
+          await setTriggers(t, on);
+          const us = await cpuPerWrite(t, script, CPU_WRITES);
+          console.error(round_, 'cpu', script, t.label, on ? 'triggers' : 'none', us);
+          const key = `${script}/${t.label}/${on}`;
+          cpu[key] = [...(cpu[key] ?? []), us];
+        }
+      }
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const cpuRows = (['insert', 'update', 'hot', 'assigned'] as const).map((script) => {
+    const cell = (label: string) => {
+      const off = median(cpu[`${script}/${label}/false`]!);
+      const on = median(cpu[`${script}/${label}/true`]!);
+      return [off, on, `${round(on / off, 2)}×`];
+    };
+    return [script, ...cell('before'), ...cell('after')];
+  });
   const bulkRows: (string | number)[][] = [];
   for (const t of targets) {
     for (const on of [false, true]) {
@@ -185,13 +259,15 @@ try {
     checks.push(`${t.label}: ${c!.diffs} differences after analytics_rebuild()`);
   }
   const ratioRows = WORKLOADS.map(([script, clients]) => {
-    const b = ratios[`${script}/before`]!;
-    const a = ratios[`${script}/after`]!;
+    const b = ratios[`${script}/before`] ?? [];
+    const a = ratios[`${script}/after`] ?? [];
     const fmt = (xs: number[]) => xs.map((x) => `${round(x, 2)}×`).join(', ');
     return [script, clients, fmt(b), fmt(a)];
   });
   const report = [
-    runHeader(`bun bench/analytics-writes.ts --rows ${ROWS} --seconds ${SECONDS} --rounds ${ROUNDS}`),
+    runHeader(
+      `bun bench/analytics-writes.ts --rows ${ROWS} --seconds ${SECONDS} --rounds ${ROUNDS} --cpu-writes ${CPU_WRITES}${CPU_ONLY ? ' --cpu-only' : ''}`,
+    ),
     '',
     `Two databases of ${ROWS.toLocaleString('en')} tasks (10 assignees, half with due dates): \`before\` (migrations up to 0012: the triggers of 0004–0007) and \`after\` (0013–0015: team insights). pgbench, ${SECONDS} s a run, interleaved; load average (1 min) ${round(Math.min(...loads), 2)}–${round(Math.max(...loads), 2)} during the runs.`,
     '',
@@ -200,6 +276,21 @@ try {
     table(
       ['workload', 'clients', 'before (0004–0007), per round', 'after (0013–0015), per round'],
       ratioRows,
+    ),
+    '',
+    `Backend CPU per one-row write (µs, median of ${ROUNDS} interleaved rounds of ${CPU_WRITES.toLocaleString('en')} autocommitted writes from one session, read from /proc: waiting for a core or for the WAL flush does not count, so this holds on a busy machine where tx/s does not):`,
+    '',
+    table(
+      [
+        'workload',
+        'before: bare µs',
+        'before: triggers µs',
+        'before: cost',
+        'after: bare µs',
+        'after: triggers µs',
+        'after: cost',
+      ],
+      cpuRows,
     ),
     '',
     table(
