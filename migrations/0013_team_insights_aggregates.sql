@@ -59,10 +59,11 @@ create index tasks_completed_at_idx on tasks (completed_at) include (created_at,
   where completed_at is not null;
 
 -- The hour bucket of a due date (clamped, so psql's 'infinity' cannot break a write). Stable
--- like extract(epoch from timestamptz), so PostgreSQL inlines it.
+-- like date_part(timestamptz), so PostgreSQL inlines it; float8, not extract()'s numeric,
+-- because readers evaluate it per row.
 create function analytics__due_hour(t timestamptz) returns integer
 language sql stable parallel safe as $$
-  select floor(least(greatest(extract(epoch from t) / 3600, -2000000000), 2000000000))::integer
+  select floor(least(greatest(date_part('epoch', t) / 3600, -2000000000), 2000000000))::integer
 $$;
 
 -- Cycle-time buckets: 0 = under 6 minutes (represented by 3 min, so within 0.05 h), then
@@ -91,7 +92,8 @@ language sql stable as $$
   select a, sum(k)::bigint from (
     select d.assignee_id as a, d.n as k from task_due d
      where d.due_hour < analytics__due_hour(hi)
-       and (lo is null or d.due_hour >= analytics__due_hour(lo))
+       -- Both ends in the index scan. (Not coalesce(): greatest() inside ignores a null.)
+       and d.due_hour >= case when lo is null then -2147483648 else analytics__due_hour(lo) end
        and (f_status is null or d.status = f_status)
        and (f_priority is null or d.priority = f_priority)
        and (f_category is null or d.category = f_category)

@@ -23,7 +23,7 @@ $$;
 CREATE FUNCTION public.analytics__due_hour(t timestamp with time zone) RETURNS integer
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
-  select floor(least(greatest(extract(epoch from t) / 3600, -2000000000), 2000000000))::integer
+  select floor(least(greatest(date_part('epoch', t) / 3600, -2000000000), 2000000000))::integer
 $$;
 
 CREATE FUNCTION public.analytics__retire_cube_rows() RETURNS void
@@ -242,7 +242,8 @@ CREATE FUNCTION public.analytics_open_due(lo timestamp with time zone, hi timest
   select a, sum(k)::bigint from (
     select d.assignee_id as a, d.n as k from task_due d
      where d.due_hour < analytics__due_hour(hi)
-       and (lo is null or d.due_hour >= analytics__due_hour(lo))
+       -- Both ends in the index scan. (Not coalesce(): greatest() inside ignores a null.)
+       and d.due_hour >= case when lo is null then -2147483648 else analytics__due_hour(lo) end
        and (f_status is null or d.status = f_status)
        and (f_priority is null or d.priority = f_priority)
        and (f_category is null or d.category = f_category)

@@ -1,0 +1,15 @@
+import postgres from 'postgres';
+import { runMigrations } from '/work/wt/insights/src/db/migrate';
+import { silentLogger } from '/work/wt/insights/src/lib/logger';
+import { benchUsers, seedTasks } from '/work/wt/insights/bench/analytics-lib';
+const admin = postgres('postgres://postgres@127.0.0.1:5432/postgres', { max: 1, onnotice: () => {} });
+await admin.unsafe('drop database if exists hive_bench_insights with (force)');
+await admin.unsafe('create database hive_bench_insights');
+await admin.end();
+const url = 'postgres://postgres@127.0.0.1:5432/hive_bench_insights';
+await runMigrations(url, silentLogger);
+const sql = postgres(url, { max: 1, onnotice: () => {} });
+const users = await benchUsers(sql, 10);
+console.log('seeded s', await seedTasks(sql, 1_000_000, users));
+await sql`vacuum analyze`;
+await sql.end();
