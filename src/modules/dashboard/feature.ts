@@ -1,6 +1,6 @@
 import type { Feature, Runtime } from '../../runtime';
 import { dashboardRoutes } from './index';
-import { createWorkloadCache } from './insights';
+import { createWorkloadCache, MAX_AGE_MS } from './insights';
 import { ANALYTICS_CHANNEL, createSummaryCache, readVersion } from './service';
 
 /**
@@ -115,11 +115,15 @@ export function createDashboardFeature(rt: Runtime): Feature {
         }
       }
       const pollTimer = setInterval(() => void poll(), VERSION_POLL_MS);
+      // A push arms a timer for when time alone changes its summary; this covers sockets that
+      // connected while nothing was pushed (the push skips an unchanged summary).
+      const expiryTick = setInterval(schedulePush, MAX_AGE_MS);
       const foldTimer = setInterval(() => {
         sql`select analytics_fold()`.catch((err) => flog.debug('analytics fold failed', { err }));
       }, FOLD_INTERVAL_MS);
       cleanups.push(
         () => clearInterval(pollTimer),
+        () => clearInterval(expiryTick),
         () => clearInterval(foldTimer),
       );
     },
