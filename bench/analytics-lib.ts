@@ -1,9 +1,14 @@
 /** Scratch databases and seeding for the analytics benchmarks (real PostgreSQL only). */
 import { readdirSync } from 'node:fs';
 import { runner } from 'node-pg-migrate';
-import postgres from 'postgres';
-import { MIGRATIONS_DIR, MIGRATIONS_TABLE, runMigrations } from '../src/db/migrate';
-import { silentLogger } from '../src/lib/logger';
+import type postgres from 'postgres';
+import {
+  createScratchDatabase,
+  MIGRATIONS_DIR,
+  MIGRATIONS_TABLE,
+  runMigrations,
+  silentLogger,
+} from '../src/toolkit';
 
 export const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -13,17 +18,11 @@ export const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@
  * benchmark can compare then and now in one run.
  */
 export async function scratchDatabase(label: string, before?: string) {
-  const name = `hive_bench_${label}_${Date.now().toString(36)}`;
-  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  await admin.end();
-  const u = new URL(ADMIN_URL);
-  u.pathname = `/${name}`;
-  const url = u.toString();
+  const db = await createScratchDatabase(ADMIN_URL, `hive_bench_${label}`);
   if (before) {
     const count = readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql') && f < before).length;
     await runner({
-      databaseUrl: url,
+      databaseUrl: db.url,
       dir: MIGRATIONS_DIR,
       migrationsTable: MIGRATIONS_TABLE,
       direction: 'up',
@@ -31,17 +30,9 @@ export async function scratchDatabase(label: string, before?: string) {
       log: () => {},
     });
   } else {
-    await runMigrations(url, silentLogger);
+    await runMigrations(db.url, silentLogger);
   }
-  return {
-    name,
-    url,
-    async drop() {
-      const a = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
-      await a.unsafe(`drop database if exists ${name} with (force)`);
-      await a.end();
-    },
-  };
+  return db;
 }
 
 /**

@@ -12,8 +12,7 @@
  */
 import type { Subprocess } from 'bun';
 import postgres from 'postgres';
-import { computeWorkload } from '../src/modules/dashboard/insights';
-import { computeSummary } from '../src/modules/dashboard/service';
+import { computeSummary, computeWorkload } from '../src/toolkit';
 import { benchUsers, scratchDatabase, seedTasks } from './analytics-lib';
 import {
   type LoadResult,

@@ -161,5 +161,3 @@ drop trigger _500_tasks_count_insert on tasks;
 drop trigger _500_tasks_count_update on tasks;
 drop trigger _500_tasks_count_delete on tasks;
 drop function tasks__count_changes();
-drop function task_counts__apply(text[], text[], text[], bigint[]);
-drop function task_daily__apply(date[], bigint[], bigint[]);

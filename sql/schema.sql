@@ -6,7 +6,7 @@ CREATE FUNCTION public.analytics__bump_version(announce boolean) RETURNS void
 begin
   insert into analytics_version as t (slot, v) values (pg_backend_pid() % 16, 1)
   on conflict (slot) do update set v = t.v + 1;
-  if announce or current_setting('application_name') not like 'hive %' then
+  if announce or not hive_is_server_session() then
     -- The same payload twice in one transaction is delivered once.
     perform pg_notify('hive_analytics', '');
   end if;
@@ -304,6 +304,12 @@ begin
 end;
 $$;
 
+CREATE FUNCTION public.hive_is_server_session() RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+  select current_setting('application_name') like 'hive %'
+$$;
+
 CREATE FUNCTION public.tasks__analytics_rows() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -381,7 +387,7 @@ begin
     insert into analytics_version as t (slot, v) values (s, 1) on conflict (slot) do update set v = t.v + 1;
   end if;
   if (counted or daily or due_rows > 0 or done_rows > 0)
-     and current_setting('application_name') not like 'hive %' then
+     and not hive_is_server_session() then
     perform pg_notify('hive_analytics', ''); -- the same payload twice in a transaction is delivered once
   end if;
   return null;
@@ -474,7 +480,7 @@ begin
     insert into analytics_version as t (slot, v) values (s, 1) on conflict (slot) do update set v = t.v + 1;
   end if;
   if (counted or daily or due_rows > 0 or done_rows > 0)
-     and current_setting('application_name') not like 'hive %' then
+     and not hive_is_server_session() then
     perform pg_notify('hive_analytics', ''); -- the same payload twice in a transaction is delivered once
   end if;
   return null;
