@@ -4,9 +4,11 @@
 FROM node:22-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY patches ./patches
 # --ignore-scripts: the only install script is the `bun` package fetching its own binary,
-# which this image does not need (it runs the image's Bun).
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+# which this image does not need (it runs the image's Bun). Our own postinstall (the
+# postgres.js patch in patches/, see README "PostgreSQL outages") is run explicitly.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npx --no-install patch-package
 
 FROM oven/bun:1.4.5-slim
 WORKDIR /app

@@ -1,9 +1,13 @@
 import { Elysia } from 'elysia';
 import { bodyLimitPlugin } from './http/body-limit';
+import { corsPlugin } from './http/cors';
 import { errorMapperPlugin } from './http/error-mapper';
 import { healthPlugin } from './http/health';
+import { jsonBodiesPlugin } from './http/json-bodies';
+import { metricsPlugin } from './http/metrics';
 import { openapiPlugin } from './http/openapi';
 import { type RequestMetas, requestLogPlugin } from './http/request-log';
+import { securityHeadersPlugin } from './http/security-headers';
 import { ErrorBody } from './protocol/schemas';
 import { websocketServerOptions } from './realtime/ws';
 import type { Feature, Runtime } from './runtime';
@@ -24,7 +28,12 @@ export function createApp(rt: Pick<Runtime, 'config' | 'log' | 'sql' | 'redis'>,
     websocket: websocketServerOptions,
   })
     .use(requestLogPlugin(rt.log, metas))
+    .use(metricsPlugin())
+    // Before anything that may answer early (CORS preflight, 413, 415), so those answers carry the headers too.
+    .use(securityHeadersPlugin())
+    .use(corsPlugin(rt.config.corsOrigins))
     .use(bodyLimitPlugin(rt.config.maxBodyBytes))
+    .use(jsonBodiesPlugin(['/api/v1/auth/login']))
     .use(errorMapperPlugin(rt.log, metas))
     .use(openapiPlugin())
     .model({ Error: ErrorBody })

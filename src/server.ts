@@ -2,11 +2,16 @@ import type Redis from 'ioredis';
 import { createApp } from './app';
 import type { Config } from './config';
 import { openDatabase, SERVER_SESSION_PREFIX } from './db/bootstrap';
+import { databaseHealth } from './db/client';
 import { DEMO_PASSWORD, DEMO_USERS, seedDemoData } from './demo-seed';
+import { createMetricsFeature } from './http/metrics';
 import { installFastFormats } from './lib/formats';
 import { createLogger, type Logger } from './lib/logger';
-import { connectRedis, createRedis } from './lib/redis';
+import { closeRedis, connectRedis, createRedis } from './lib/redis';
 import { createAuthFeature } from './modules/auth';
+import { createAccountCache } from './modules/auth/accounts';
+import { passwordGate } from './modules/auth/passwords';
+import { createSessionsFeature } from './modules/auth/sessions';
 import { createTokenService } from './modules/auth/tokens';
 import { createDashboardFeature } from './modules/dashboard/feature';
 import { countTasksFromCube } from './modules/dashboard/service';
@@ -42,10 +47,10 @@ type Cleanup = () => Promise<unknown>;
  */
 async function connectBus(config: Config, instanceId: string, log: Logger, cleanup: Cleanup[]) {
   if (!config.redisUrl) return { redis: undefined, bus: createInProcessBus(instanceId, log) };
-  const redis: Redis = createRedis(config.redisUrl, `hive:${instanceId}:cmd`, log);
-  const subscriber = createRedis(config.redisUrl, `hive:${instanceId}:sub`, log, { queueWhileOffline: true });
-  cleanup.push(() => redis.quit().catch(() => redis.disconnect()));
-  cleanup.push(() => subscriber.quit().catch(() => subscriber.disconnect()));
+  const redis: Redis = createRedis(config.redisUrl, `hive:${instanceId}:cmd`, log, 'command');
+  const subscriber = createRedis(config.redisUrl, `hive:${instanceId}:sub`, log, 'subscriber');
+  cleanup.push(() => closeRedis(redis));
+  cleanup.push(() => closeRedis(subscriber));
   // A Redis that is down at start-up is not fatal: REST serves, presence catches up when it returns.
   await Promise.all([connectRedis(redis), connectRedis(subscriber)]).catch((err) =>
     log.warn('redis unreachable at start-up; continuing, will reconnect', { err }),
@@ -69,19 +74,47 @@ function createFeatures(rt: Runtime): Feature[] {
     createPresenceFeature(rt),
     createDashboardFeature(rt),
     createWebFeature(rt),
+    createSessionsFeature({ hub: rt.hub, accounts: rt.tokens.accounts, log: rt.log }),
+    createMetricsFeature(rt, passwordGate),
   ];
+}
+
+/**
+ * How long the features may take to stop: presence waits out its grace (so users go offline
+ * through the normal path), then a little for its last writes. While PostgreSQL is
+ * unreachable those writes cannot land, so shutdown does not wait for them: an orchestrator
+ * replacing instances during a database outage must not find them lingering (other
+ * instances and the next start reconcile presence).
+ */
+function featureStopBudgetMs(rt: Runtime): number {
+  return rt.config.presenceGraceMs + (databaseHealth(rt.sql)?.isDown() ? 250 : 3_000);
+}
+
+async function stopFeatures(rt: Runtime, features: Feature[]) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const budget = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), featureStopBudgetMs(rt));
+  });
+  let late = false;
+  for (const f of [...features].reverse()) {
+    const stopped = Promise.resolve()
+      .then(() => f.stop?.())
+      .catch((err) => rt.log.error('feature stop failed', { feature: f.name, err }));
+    // Past the budget the remaining features are still told to stop (presence closes its
+    // sockets with 1001 first thing), just not waited for.
+    if (late) continue;
+    if ((await Promise.race([stopped, budget])) === 'late') {
+      late = true;
+      rt.log.warn('shutdown: a feature did not stop in time; not waiting any longer', { feature: f.name });
+    }
+  }
+  clearTimeout(timer);
 }
 
 /** Stop features in reverse, then stop accepting (in-flight requests finish), then close connections. */
 async function shutdown(rt: Runtime, features: Feature[], stopHttp: () => Promise<void>, cleanup: Cleanup[]) {
   rt.log.info('shutting down');
-  for (const f of [...features].reverse()) {
-    try {
-      await f.stop?.();
-    } catch (err) {
-      rt.log.error('feature stop failed', { feature: f.name, err });
-    }
-  }
+  await stopFeatures(rt, features);
   await stopHttp();
   for (const fn of cleanup.reverse()) await fn().catch(() => {});
   rt.log.info('stopped');
@@ -99,8 +132,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   try {
     const db = await openDatabase(config, log, { inMemory: options.inMemory });
     cleanup.push(() => db.stop());
-    const sql = db.connect(`${SERVER_SESSION_PREFIX}${instanceId}`);
-    cleanup.push(() => sql.end({ timeout: 5 }));
+    const sql = db.connect(`${SERVER_SESSION_PREFIX}${instanceId}`, undefined, { log });
+    // In-flight requests are done by then; a connection still busy gets a second at most.
+    cleanup.push(() => sql.end({ timeout: 1 }));
     const { redis, bus } = await connectBus(config, instanceId, log, cleanup);
     cleanup.push(() => bus.close());
 
@@ -116,7 +150,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       redis,
       bus,
       hub: createSocketHub(),
-      tokens: createTokenService(config),
+      tokens: createTokenService(config, createAccountCache(sql)),
       users: createUsersService(sql),
       tasks: createTasksService({ sql, bus, countTasks: countTasksFromCube }),
     };

@@ -1,6 +1,6 @@
 import type { Config } from '../config';
 import type { Logger } from '../lib/logger';
-import { createSql, type Sql } from './client';
+import { createSql, type Sql, type SqlOptions } from './client';
 import { type EmbeddedDatabase, startEmbeddedDatabase } from './embedded';
 import { runMigrations } from './migrate';
 
@@ -19,8 +19,11 @@ export interface Database {
   url: string;
   /** Set in embedded mode (one connection at a time). */
   embedded: EmbeddedDatabase | undefined;
-  /** A pool on it; the embedded database takes exactly one connection. */
-  connect(applicationName: string, max?: number): Sql;
+  /**
+   * A pool on it; the embedded database takes exactly one connection. `outageGuard` (the
+   * server's pool) applies to real PostgreSQL only: the embedded one lives in this process.
+   */
+  connect(applicationName: string, max?: number, outageGuard?: SqlOptions['outageGuard']): Sql;
   stop(): Promise<void>;
 }
 
@@ -52,8 +55,12 @@ export async function openDatabase(
   return {
     url: databaseUrl,
     embedded,
-    connect: (applicationName, max = 10) =>
-      createSql(databaseUrl, { max: embedded ? 1 : max, applicationName }),
+    connect: (applicationName, max = 10, outageGuard = undefined) =>
+      createSql(databaseUrl, {
+        max: embedded ? 1 : max,
+        applicationName,
+        outageGuard: embedded ? undefined : outageGuard,
+      }),
     stop: async () => embedded?.stop(),
   };
 }

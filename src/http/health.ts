@@ -1,31 +1,49 @@
 import { Elysia, t } from 'elysia';
 import type Redis from 'ioredis';
-import type { Sql } from '../db/client';
+import { databaseHealth, type Sql } from '../db/client';
 import type { Logger } from '../lib/logger';
 import { ErrorBody } from '../protocol/schemas';
 
-const CHECK_TIMEOUT_MS = 2000;
+/** Each check answers within this, so `/ready` answers within a second whatever is down. */
+const CHECK_TIMEOUT_MS = 500;
 
 function withTimeout<T>(p: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
   return Promise.race([
     p,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), CHECK_TIMEOUT_MS)),
-  ]);
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('timeout')), CHECK_TIMEOUT_MS);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
-/** `/health` (liveness) and `/ready` (the database, and Redis when configured, answer). */
+type CheckResult = 'ok' | 'down' | 'degraded';
+
+/**
+ * `/health` (liveness) and `/ready` (readiness).
+ *
+ * Only PostgreSQL decides readiness: without it no route works, so a load balancer should
+ * send traffic elsewhere. Redis does not: REST serves without it (presence, cross-instance
+ * events and the shared summary cache degrade and catch up when it returns), and every
+ * instance shares one Redis, so failing readiness on it would drain all of them at once.
+ * It is reported as `degraded` in `checks`.
+ */
 export function healthPlugin(deps: { sql: Sql; redis: Redis | undefined; log: Logger }) {
   const { sql, redis, log } = deps;
+  const health = databaseHealth(sql);
 
-  async function check(name: string, probe: () => Promise<unknown>): Promise<'ok' | 'down'> {
+  async function check(name: string, probe: () => Promise<unknown>): Promise<boolean> {
     try {
       await withTimeout(probe());
-      return 'ok';
+      return true;
     } catch (err) {
       log.warn(`readiness: ${name} check failed`, { err });
-      return 'down';
+      return false;
     }
   }
+
+  // The circuit breaker answers at once while the database is known down, else probes it.
+  const databaseUp = () => (health ? health.check() : check('database', () => sql`select 1`));
 
   return new Elysia({ name: 'hive.health', tags: ['operations'] })
     .get('/health', () => ({ status: 'ok' as const }), {
@@ -35,18 +53,20 @@ export function healthPlugin(deps: { sql: Sql; redis: Redis | undefined; log: Lo
     .get(
       '/ready',
       async ({ set }) => {
-        const checks: Record<string, 'ok' | 'down'> = {
-          database: await check('database', () => sql`select 1`),
-        };
-        if (redis) checks.redis = await check('redis', () => redis.ping());
-        const failed = Object.keys(checks).filter((k) => checks[k] === 'down');
-        if (failed.length === 0) return { status: 'ready' as const, checks };
+        const [database, redisUp] = await Promise.all([
+          databaseUp(),
+          redis ? check('redis', () => redis.ping()) : undefined,
+        ]);
+        const checks: Record<string, CheckResult> = { database: database ? 'ok' : 'down' };
+        if (redisUp !== undefined) checks.redis = redisUp ? 'ok' : 'degraded';
+        if (database) return { status: 'ready' as const, checks };
         set.status = 503;
+        set.headers['retry-after'] = '1';
         return {
           error: {
             code: 'service_unavailable',
-            message: `Not ready: ${failed.join(' and ')} unreachable.`,
-            details: { checks, failed },
+            message: 'Not ready: database unreachable.',
+            details: { checks, failed: ['database'] },
           },
         };
       },
@@ -55,7 +75,9 @@ export function healthPlugin(deps: { sql: Sql; redis: Redis | undefined; log: Lo
           200: t.Object({ status: t.Literal('ready'), checks: t.Record(t.String(), t.String()) }),
           503: ErrorBody,
         },
-        detail: { summary: 'Readiness: 200 when the database (and Redis) answer, else 503' },
+        detail: {
+          summary: 'Readiness: 200 while PostgreSQL answers (Redis down is reported as degraded), else 503',
+        },
       },
     );
 }

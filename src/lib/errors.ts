@@ -75,6 +75,8 @@ export const PgCode = {
   /** e.g. a NUL character (\u0000), which PostgreSQL text cannot hold. */
   CHARACTER_NOT_IN_REPERTOIRE: '22021',
   UNTRANSLATABLE_CHARACTER: '22P05',
+  /** statement_timeout (src/db/client.ts), or a cancelled query. */
+  QUERY_CANCELED: '57014',
   ADMIN_SHUTDOWN: '57P01',
   CANNOT_CONNECT_NOW: '57P03',
 } as const;
@@ -92,6 +94,9 @@ const CONNECTION_ERROR_CODES = new Set([
   'CONNECTION_DESTROYED',
   'CONNECT_TIMEOUT',
   'CONNECTION_CONNECT_TIMEOUT',
+  // src/db/health.ts: the circuit breaker is open, or a query outlived its deadline.
+  'DATABASE_UNAVAILABLE',
+  PgCode.QUERY_CANCELED,
   PgCode.ADMIN_SHUTDOWN,
   PgCode.CANNOT_CONNECT_NOW,
   '57P02', // crash_shutdown

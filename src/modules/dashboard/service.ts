@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import type { Queryable, Sql } from '../../db/client';
 import type { Logger } from '../../lib/logger';
+import { recordSummaryCache } from '../../lib/metrics';
 import {
   type DashboardSummary as Summary,
   TASK_PRIORITIES,
@@ -39,6 +40,32 @@ export async function readVersion(sql: Queryable): Promise<string> {
   return row!.v;
 }
 
+/**
+ * Which database, and which life of it, a version belongs to: the version counter starts
+ * again at zero in every new database and goes back after a restore, so a version alone
+ * cannot key a cache shared through Redis by several deployments. Three parts:
+ * - the database's oid: two databases on one server differ;
+ * - the server's start time (µs): another server, a replica promoted after a failover, a
+ *   physical restore or point-in-time recovery all run a new postmaster;
+ * - the newest transaction id among the version rows: a logical restore (pg_restore, with
+ *   or without --clean, into this same database) rewrites every version row in a
+ *   transaction newer than any before it on this server, so no key from before comes back.
+ * Read in the same statement as the version it qualifies.
+ */
+function versionOrigin(sql: Queryable) {
+  return sql`
+    (select oid from pg_database where datname = current_database())::text
+    || '.' || (extract(epoch from pg_postmaster_start_time()) * 1000000)::bigint::text
+    || '.' || (select coalesce(max(xmin::text::bigint), 0) from analytics_version)::text`;
+}
+
+/** The version and its origin, in one snapshot: together they name a state of one database. */
+async function readVersionAndOrigin(sql: Queryable): Promise<{ version: string; origin: string }> {
+  const [row] = await sql<{ version: string; origin: string }[]>`
+    select analytics_current_version()::text as version, ${versionOrigin(sql)} as origin`;
+  return row!;
+}
+
 interface SummaryRow {
   version: string;
   g: Date;
@@ -56,23 +83,25 @@ interface SummaryRow {
 /** A computed summary and when time alone will change it (epoch ms, this process's clock). */
 export interface TimedSummary {
   summary: Summary;
+  origin: string;
   expiresAt: number;
 }
 
 /**
  * The summary from the aggregates: one statement, so the counts, the user counts, the
- * time-dependent figures and the version all come from one snapshot (the version names
- * exactly the state the counts show), as of one instant read from the database's clock.
+ * time-dependent figures, the version and its origin all come from one snapshot (they name
+ * exactly the state shown), as of one instant read from the database's clock.
  */
 export async function computeTimedSummary(sql: Queryable, f: SummaryFilters): Promise<TimedSummary> {
   const [status, priority, category] = filterArgs(f);
-  const [row] = await sql<SummaryRow[]>`
+  const [row] = await sql<(SummaryRow & { origin: string })[]>`
     with g as materialized (select clock_timestamp() as g), c as (
       select status, priority, category, sum(n)::bigint as n
         from task_counts where true ${taskFilterSql(sql, f)}
        group by 1, 2, 3 having sum(n) <> 0
     )
     select analytics_current_version()::text as version, g.g, analytics_next_time_change(g.g) as next,
+           ${versionOrigin(sql)} as origin,
            u.active::float8 as active, u.online::float8 as online,
            (select coalesce(json_object_agg(status, n), '{}') from (select status, sum(n) as n from c group by 1) s) as by_status,
            (select coalesce(json_object_agg(priority, n), '{}') from (select priority, sum(n) as n from c group by 1) p) as by_priority,
@@ -106,9 +135,10 @@ export async function computeTimedSummary(sql: Queryable, f: SummaryFilters): Pr
     generated_at: r.g.toISOString(),
     version: r.version,
   };
-  return { summary, expiresAt: expiry(r.g, r.next) };
+  return { summary, origin: r.origin, expiresAt: expiry(r.g, r.next) };
 }
 
+/** The summary from the aggregates (see `computeTimedSummary`). */
 export async function computeSummary(sql: Queryable, f: SummaryFilters): Promise<Summary> {
   return (await computeTimedSummary(sql, f)).summary;
 }
@@ -131,6 +161,8 @@ export async function computeTrends(sql: Queryable, days: number): Promise<Trend
 /** A summary ready to send: serialised once, with its ETag. */
 export interface SummaryEntry {
   summary: Summary;
+  /** Which database state the summary's version belongs to (`versionOrigin`). */
+  origin: string;
   body: string;
   etag: string;
   /** Response headers, built once per entry. */
@@ -148,7 +180,7 @@ function filterKey(f: SummaryFilters): string {
  * The ETag names the version and, because time moves tasks into "overdue" with no write,
  * also the time-dependent figures: equal tags still mean equal bodies (but generated_at).
  */
-function toEntry(summary: Summary, key: string, expiresAt: number): SummaryEntry {
+function toEntry(summary: Summary, origin: string, key: string, expiresAt: number): SummaryEntry {
   const timed = Bun.hash(
     `${key}|${summary.overdue_tasks}|${summary.due_soon_tasks}|${JSON.stringify(summary.cycle_time)}`,
   ).toString(36);
@@ -156,6 +188,7 @@ function toEntry(summary: Summary, key: string, expiresAt: number): SummaryEntry
   const etag = `W/"${tag}"`;
   return {
     summary,
+    origin,
     body: JSON.stringify(summary),
     etag,
     expiresAt,
@@ -182,10 +215,13 @@ const MAX_FILTERED_ENTRIES = 256;
  * starts a new generation, after which nothing older is served: a load started before it
  * answers only the requests that were already waiting, and is not kept. On a miss one load
  * runs per filter (single-flight), so a burst after a change costs one database read.
- * The unfiltered summary is also shared through Redis keyed by version: an instance first
- * reads the version (a 16-row sum) and takes the summary another instance already
- * computed for it. The version names a committed state exactly (see migration 0003), so a
- * summary found under it is neither older nor newer than the database.
+ * The unfiltered summary is also shared through Redis keyed by version and its origin: an
+ * instance first reads both (a 16-row scan) and takes the summary another instance already
+ * computed for them. The version names a committed state exactly (see migration 0003) and
+ * the origin the database and its life (`versionOrigin`), so a summary found under them is
+ * neither older nor newer than this database, and never another database's.
+ * Redis is a shortcut, never a dependency: a command that fails or passes its deadline
+ * (REDIS_COMMAND_TIMEOUT_MS) means reading the database.
  */
 export function createSummaryCache(deps: {
   sql: Sql;
@@ -194,7 +230,8 @@ export function createSummaryCache(deps: {
   log: Logger;
 }) {
   const { sql, redis, log } = deps;
-  const redisKey = (version: string) => `${deps.redisPrefix}dashboard:summary:${version}`;
+  const redisKey = (origin: string, version: string) =>
+    `${deps.redisPrefix}dashboard:summary:${origin}:${version}`;
   let generation = 0;
   /** Highest version seen in a summary or a poll: a poll that finds more means a change. */
   let knownVersion = -1n;
@@ -216,16 +253,16 @@ export function createSummaryCache(deps: {
   }
 
   /** The shared summary and its remaining life (the key expires when time would change it). */
-  async function fromRedis(version: string): Promise<TimedSummary | undefined> {
+  async function fromRedis(origin: string, version: string): Promise<TimedSummary | undefined> {
     if (!redis) return undefined;
     try {
-      const [[, raw], [, ttl]] = (await redis
-        .multi()
-        .get(redisKey(version))
-        .pttl(redisKey(version))
-        .exec()) as [[unknown, string | null], [unknown, number]];
+      const key = redisKey(origin, version);
+      const [[, raw], [, ttl]] = (await redis.multi().get(key).pttl(key).exec()) as [
+        [unknown, string | null],
+        [unknown, number],
+      ];
       return raw && ttl > 0
-        ? { summary: JSON.parse(raw) as Summary, expiresAt: Date.now() + ttl }
+        ? { summary: JSON.parse(raw) as Summary, origin, expiresAt: Date.now() + ttl }
         : undefined;
     } catch (err) {
       log.debug('dashboard summary: redis unavailable, reading the database', { err });
@@ -240,21 +277,25 @@ export function createSummaryCache(deps: {
   ): Promise<{ entry: SummaryEntry; bumped: boolean }> {
     const started = performance.now();
     if (key === '' && redis) {
-      const version = await readVersion(sql);
+      const { version, origin } = await readVersionAndOrigin(sql);
       const bumped = observe(version);
       const current = entries.get('');
-      if (current?.entry.summary.version === version && current.entry.expiresAt > Date.now()) {
+      if (
+        current?.entry.summary.version === version &&
+        current.entry.origin === origin &&
+        current.entry.expiresAt > Date.now()
+      ) {
         // The invalidation was for a change that did not move the counts (a title edit).
         log.debug('dashboard summary revalidated', { version, duration_ms: ms(started) });
         return { entry: current.entry, bumped };
       }
-      const shared = await fromRedis(version);
+      const shared = await fromRedis(origin, version);
       if (shared) {
         log.debug('dashboard summary from redis', { version, duration_ms: ms(started) });
-        return { entry: toEntry(shared.summary, key, shared.expiresAt), bumped };
+        return { entry: toEntry(shared.summary, origin, key, shared.expiresAt), bumped };
       }
     }
-    const { summary, expiresAt } = await computeTimedSummary(sql, filters);
+    const { summary, origin, expiresAt } = await computeTimedSummary(sql, filters);
     const bumped = observe(summary.version);
     log.debug('dashboard summary computed', {
       version: summary.version,
@@ -263,17 +304,18 @@ export function createSummaryCache(deps: {
     });
     if (key === '' && redis) {
       const ttl = Math.max(1, expiresAt - Date.now());
-      redis.set(redisKey(summary.version), JSON.stringify(summary), 'PX', ttl).catch((err) => {
+      redis.set(redisKey(origin, summary.version), JSON.stringify(summary), 'PX', ttl).catch((err) => {
         log.debug('dashboard summary: could not share through redis', { err });
       });
     }
-    return { entry: toEntry(summary, key, expiresAt), bumped };
+    return { entry: toEntry(summary, origin, key, expiresAt), bumped };
   }
 
   /** The cached entry for these filters if it is current, without waiting. */
   function peek(filters: SummaryFilters): SummaryEntry | undefined {
     const hit = entries.get(filterKey(filters));
     if (hit && hit.gen === generation && hit.entry.expiresAt > Date.now()) {
+      recordSummaryCache(true);
       if (log.isLevelEnabled('debug'))
         log.debug('dashboard summary cache hit', { version: hit.entry.summary.version });
       return hit.entry;
@@ -291,6 +333,7 @@ export function createSummaryCache(deps: {
       const gen = generation;
       const pending = inflight.get(key);
       if (pending && pending.gen === gen) return pending.promise;
+      recordSummaryCache(false);
       if (log.isLevelEnabled('debug')) log.debug('dashboard summary cache miss', { filtered: key !== '' });
       const promise = load(key, filters).then(
         ({ entry, bumped }) => {
