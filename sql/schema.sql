@@ -13,16 +13,69 @@ begin
 end;
 $$;
 
+CREATE FUNCTION public.analytics__cycle_bucket(seconds double precision) RETURNS smallint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  select case when seconds < 360 then 0
+              else least(1 + floor(ln(seconds / 360) / ln(1.1)), 30000) end::smallint
+$$;
+
+CREATE FUNCTION public.analytics__due_hour(t timestamp with time zone) RETURNS integer
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+  select floor(least(greatest(date_part('epoch', t) / 3600, -2000000000), 2000000000))::integer
+$$;
+
+CREATE FUNCTION public.analytics__retire_cube_rows() RETURNS void
+    LANGUAGE sql
+    AS $$
+  insert into analytics_version as t (slot, v)
+  select 0, coalesce(sum(v), 0) from task_counts
+  on conflict (slot) do update set v = t.v + excluded.v;
+  delete from task_counts;
+$$;
+
 CREATE FUNCTION public.analytics_check() RETURNS TABLE(aggregate text, key text, kept bigint, actual bigint)
     LANGUAGE sql STABLE
     AS $$
-  with kept as (
-    select status, priority, category, sum(n)::bigint as n from task_counts group by 1, 2, 3 having sum(n) <> 0
-  ), actual as (
-    select status, priority, category, count(*) as n from tasks group by 1, 2, 3
+  with kept_counts as (
+    select status, priority, category, assignee_id, sum(n)::bigint as n from task_counts
+     group by 1, 2, 3, 4 having sum(n) <> 0
+  ), actual_counts as (
+    select status, priority, category, coalesce(assignee_id, '00000000-0000-0000-0000-000000000000') as assignee_id,
+           count(*) as n
+      from tasks group by 1, 2, 3, 4
+  ), edge as (
+    select analytics__due_hour(now()) - 1 as h
+  ), kept_due as (
+    select greatest(d.due_hour, e.h - 1) as h, assignee_id, status, priority, category, sum(n)::bigint as n
+      from task_due d, edge e group by 1, 2, 3, 4, 5 having sum(n) <> 0
+  ), actual_due as (
+    select greatest(analytics__due_hour(due_date), e.h - 1) as h,
+           coalesce(assignee_id, '00000000-0000-0000-0000-000000000000') as assignee_id, status, priority, category,
+           count(*) as n
+      from tasks, edge e
+     where due_date is not null and status in ('todo', 'in_progress', 'review')
+     group by 1, 2, 3, 4, 5
+  ), kept_done as (
+    select day, assignee_id, priority, category, cycle_bucket, sum(n)::bigint as n from task_done
+     group by 1, 2, 3, 4, 5 having sum(n) <> 0
+  ), actual_done as (
+    select (completed_at at time zone 'UTC')::date as day,
+           coalesce(assignee_id, '00000000-0000-0000-0000-000000000000') as assignee_id, priority, category,
+           analytics__cycle_bucket(extract(epoch from completed_at - created_at)::float8) as cycle_bucket, count(*) as n
+      from tasks where completed_at is not null group by 1, 2, 3, 4, 5
   )
-  select 'task_counts', concat_ws('/', status, priority, category), coalesce(k.n, 0), coalesce(a.n, 0)
-    from kept k full join actual a using (status, priority, category)
+  select 'task_counts', concat_ws('/', status, priority, category, assignee_id), coalesce(k.n, 0), coalesce(a.n, 0)
+    from kept_counts k full join actual_counts a using (status, priority, category, assignee_id)
+   where k.n is distinct from a.n
+  union all
+  select 'task_due', concat_ws('/', h, assignee_id, status, priority, category), coalesce(k.n, 0), coalesce(a.n, 0)
+    from kept_due k full join actual_due a using (h, assignee_id, status, priority, category)
+   where k.n is distinct from a.n
+  union all
+  select 'task_done', concat_ws('/', day, assignee_id, priority, category, cycle_bucket), coalesce(k.n, 0), coalesce(a.n, 0)
+    from kept_done k full join actual_done a using (day, assignee_id, priority, category, cycle_bucket)
    where k.n is distinct from a.n
   union all
   select 'task_daily.' || x.what, x.day::text, coalesce(k.n, 0), coalesce(a.n, 0)
@@ -43,29 +96,70 @@ CREATE FUNCTION public.analytics_check() RETURNS TABLE(aggregate text, key text,
    where u.id and x.kept <> x.actual
 $$;
 
+CREATE FUNCTION public.analytics_current_version() RETURNS bigint
+    LANGUAGE sql STABLE
+    AS $$
+  select coalesce((select sum(v) from analytics_version), 0)::bigint
+       + coalesce((select sum(v) from task_counts), 0)::bigint
+$$;
+
+CREATE FUNCTION public.analytics_done(lo timestamp with time zone, hi timestamp with time zone, f_status text, f_priority text, f_category text) RETURNS TABLE(assignee_id uuid, cycle_bucket smallint, n bigint)
+    LANGUAGE sql STABLE
+    AS $$
+  select a, b, sum(k)::bigint from (
+    select d.assignee_id as a, d.cycle_bucket as b, d.n as k from task_done d
+     where d.day between (lo at time zone 'UTC')::date and (hi at time zone 'UTC')::date
+       and (f_priority is null or d.priority = f_priority)
+       and (f_category is null or d.category = f_category)
+    union all
+    select coalesce(t.assignee_id, '00000000-0000-0000-0000-000000000000'),
+           analytics__cycle_bucket(extract(epoch from t.completed_at - t.created_at)::float8), -1
+      from tasks t
+     where t.completed_at is not null
+       and ((t.completed_at >= ((lo at time zone 'UTC')::date)::timestamp at time zone 'UTC' and t.completed_at <= lo)
+         or (t.completed_at > hi and t.completed_at < ((hi at time zone 'UTC')::date + 1)::timestamp at time zone 'UTC'))
+       and (f_priority is null or t.priority = f_priority)
+       and (f_category is null or t.category = f_category)
+  ) x
+  where f_status is null or f_status = 'completed'
+  group by a, b
+$$;
+
 CREATE FUNCTION public.analytics_fold() RETURNS integer
     LANGUAGE plpgsql
     AS $$
 declare
+  past integer := analytics__due_hour(now()) - 2;
   moved integer;
   moved_days integer;
+  moved_due integer;
+  moved_done integer;
 begin
   perform set_config('lock_timeout', '50ms', true);
   with picked as (
     select ctid from task_counts where slot <> 0 for update skip locked
   ), gone as (
     delete from task_counts t using picked p where t.ctid = p.ctid
-    returning t.status, t.priority, t.category, t.n
+    returning t.status, t.priority, t.category, t.assignee_id, t.n, t.v
   ), g as (
-    select status, priority, category, sum(n)::bigint as n, count(*) as rows from gone group by 1, 2, 3
+    select status, priority, category, assignee_id, sum(n)::bigint as n, sum(v)::bigint as v, count(*) as rows
+      from gone group by 1, 2, 3, 4
   ), up as (
-    insert into task_counts as t (status, priority, category, slot, n)
-    select status, priority, category, 0, n from g order by 1, 2, 3
-    on conflict (status, priority, category, slot) do update set n = t.n + excluded.n
+    insert into task_counts as t (status, priority, category, assignee_id, slot, n, v)
+    select status, priority, category, assignee_id, 0, n, v from g order by 1, 2, 3, 4
+    on conflict (status, priority, category, assignee_id, slot) do update set n = t.n + excluded.n, v = t.v + excluded.v
     returning 1
   )
   select coalesce(sum(rows), 0) from g, (select count(*) from up) u into moved;
-  delete from task_counts where slot = 0 and n = 0;
+  -- Zero rows go, their share of the version moves to analytics_version.
+  with gone as (
+    delete from task_counts t
+     where ctid in (select ctid from task_counts where slot = 0 and n = 0 for update skip locked)
+    returning t.v
+  )
+  insert into analytics_version as t (slot, v)
+  select 0, sum(v) from gone having count(*) > 0
+  on conflict (slot) do update set v = t.v + excluded.v;
 
   with picked as (
     select ctid from task_daily where slot <> 0 for update skip locked
@@ -84,8 +178,90 @@ begin
   )
   select coalesce(sum(rows), 0) from g, (select count(*) from up) u into moved_days;
   delete from task_daily where slot = 0 and created = 0 and completed = 0;
-  return moved + moved_days;
+
+  with picked as (
+    select ctid from task_due
+     where slot <> 0 or (due_hour < past and due_hour <> -2147483648)
+       for update skip locked
+  ), gone as (
+    delete from task_due t using picked p where t.ctid = p.ctid
+    returning case when t.due_hour < past then -2147483648 else t.due_hour end as due_hour,
+              t.assignee_id, t.status, t.priority, t.category, t.n
+  ), g as (
+    select due_hour, assignee_id, status, priority, category, sum(n)::bigint as n, count(*) as rows
+      from gone group by 1, 2, 3, 4, 5
+  ), up as (
+    insert into task_due as t (due_hour, assignee_id, status, priority, category, slot, n)
+    select due_hour, assignee_id, status, priority, category, 0, n from g order by 1, 2, 3, 4, 5
+    on conflict (due_hour, assignee_id, status, priority, category, slot) do update set n = t.n + excluded.n
+    returning 1
+  )
+  select coalesce(sum(rows), 0) from g, (select count(*) from up) u into moved_due;
+  delete from task_due where slot = 0 and n = 0;
+
+  with picked as (
+    select ctid from task_done where slot <> 0 for update skip locked
+  ), gone as (
+    delete from task_done t using picked p where t.ctid = p.ctid
+    returning t.day, t.assignee_id, t.priority, t.category, t.cycle_bucket, t.n
+  ), g as (
+    select day, assignee_id, priority, category, cycle_bucket, sum(n)::bigint as n, count(*) as rows
+      from gone group by 1, 2, 3, 4, 5
+  ), up as (
+    insert into task_done as t (day, assignee_id, priority, category, cycle_bucket, slot, n)
+    select day, assignee_id, priority, category, cycle_bucket, 0, n from g order by 1, 2, 3, 4, 5
+    on conflict (day, assignee_id, priority, category, cycle_bucket, slot) do update set n = t.n + excluded.n
+    returning 1
+  )
+  select coalesce(sum(rows), 0) from g, (select count(*) from up) u into moved_done;
+  delete from task_done where slot = 0 and n = 0;
+  return moved + moved_days + moved_due + moved_done;
 end;
+$$;
+
+CREATE FUNCTION public.analytics_next_time_change(g timestamp with time zone) RETURNS timestamp with time zone
+    LANGUAGE sql STABLE
+    AS $$
+  select least(
+    (select min(due_date) from tasks
+      where status in ('todo', 'in_progress', 'review') and due_date is not null and due_date >= g),
+    (select min(due_date) from tasks
+      where status in ('todo', 'in_progress', 'review') and due_date is not null and due_date >= g + interval '7 days')
+      - interval '7 days',
+    (select min(completed_at) from tasks where completed_at is not null and completed_at > g - interval '30 days')
+      + interval '30 days',
+    (select min(completed_at) from tasks where completed_at is not null and completed_at > g - interval '7 days')
+      + interval '7 days',
+    (select min(completed_at) from tasks where completed_at is not null and completed_at > g)
+  ) + interval '1 millisecond'
+$$;
+
+CREATE FUNCTION public.analytics_open_due(lo timestamp with time zone, hi timestamp with time zone, f_status text, f_priority text, f_category text) RETURNS TABLE(assignee_id uuid, n bigint)
+    LANGUAGE sql STABLE
+    AS $$
+  select a, sum(k)::bigint from (
+    select d.assignee_id as a, d.n as k from task_due d
+     where d.due_hour < analytics__due_hour(hi)
+       -- Both ends in the index scan. (Not coalesce(): greatest() inside ignores a null.)
+       and d.due_hour >= case when lo is null then -2147483648 else analytics__due_hour(lo) end
+       and (f_status is null or d.status = f_status)
+       and (f_priority is null or d.priority = f_priority)
+       and (f_category is null or d.category = f_category)
+    union all
+    select coalesce(t.assignee_id, '00000000-0000-0000-0000-000000000000'), 1 from tasks t
+     where t.due_date >= to_timestamp(analytics__due_hour(hi) * 3600.0) and t.due_date < hi
+       and t.status in ('todo', 'in_progress', 'review')
+       and (f_status is null or t.status = f_status)
+       and (f_priority is null or t.priority = f_priority)
+       and (f_category is null or t.category = f_category)
+    union all
+    select coalesce(t.assignee_id, '00000000-0000-0000-0000-000000000000'), -1 from tasks t
+     where lo is not null and t.due_date >= to_timestamp(analytics__due_hour(lo) * 3600.0) and t.due_date < lo
+       and t.status in ('todo', 'in_progress', 'review')
+       and (f_status is null or t.status = f_status)
+       and (f_priority is null or t.priority = f_priority)
+       and (f_category is null or t.category = f_category)
+  ) x group by a
 $$;
 
 CREATE FUNCTION public.analytics_rebuild() RETURNS TABLE(task_keys bigint, days bigint, active_users bigint, online_users bigint)
@@ -93,10 +269,13 @@ CREATE FUNCTION public.analytics_rebuild() RETURNS TABLE(task_keys bigint, days 
     AS $$
 begin
   lock table tasks, users in share mode;
-  delete from task_counts;
+  perform analytics__retire_cube_rows();
   delete from task_daily;
-  insert into task_counts (status, priority, category, slot, n)
-  select status, priority, category, 0, count(*) from tasks group by 1, 2, 3;
+  delete from task_due;
+  delete from task_done;
+  insert into task_counts (status, priority, category, assignee_id, slot, n)
+  select status, priority, category, coalesce(assignee_id, '00000000-0000-0000-0000-000000000000'), 0, count(*)
+    from tasks group by 1, 2, 3, 4;
   insert into task_daily (day, slot, created, completed)
   select v.day, 0, sum(v.c), sum(v.k)
     from tasks r,
@@ -104,6 +283,16 @@ begin
                          ((r.completed_at at time zone 'UTC')::date, 0, 1)) as v(day, c, k)
    where v.day is not null
    group by v.day;
+  insert into task_due (due_hour, assignee_id, status, priority, category, slot, n)
+  select analytics__due_hour(due_date), coalesce(assignee_id, '00000000-0000-0000-0000-000000000000'),
+         status, priority, category, 0, count(*)
+    from tasks where due_date is not null and status in ('todo', 'in_progress', 'review')
+   group by 1, 2, 3, 4, 5;
+  insert into task_done (day, assignee_id, priority, category, cycle_bucket, slot, n)
+  select (completed_at at time zone 'UTC')::date, coalesce(assignee_id, '00000000-0000-0000-0000-000000000000'),
+         priority, category, analytics__cycle_bucket(extract(epoch from completed_at - created_at)::float8), 0, count(*)
+    from tasks where completed_at is not null
+   group by 1, 2, 3, 4, 5;
   update user_counts
      set active = (select count(*) from users where is_active),
          online = (select count(*) from users where is_online)
@@ -121,104 +310,178 @@ CREATE FUNCTION public.hive_is_server_session() RETURNS boolean
   select current_setting('application_name') like 'hive %'
 $$;
 
-CREATE FUNCTION public.tasks__count_changes() RETURNS trigger
+CREATE FUNCTION public.tasks__analytics_rows() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 declare
   s smallint := pg_backend_pid() % 16;
-  ks text[]; kp text[]; kc text[]; kn bigint[];
-  dd date[]; dc bigint[]; dk bigint[];
-  bumped integer;
-  zs text[]; zp text[]; zc text[]; zd date[];
+  sgn integer := case tg_op when 'INSERT' then 1 else -1 end;
+  counted boolean; -- a cube row changed (and so did the version it carries)
+  daily boolean;
+  has_due boolean; -- rows of open tasks with a due date: task_due may change
+  has_done boolean; -- completed rows: task_done may change
+  due_rows integer := 0;
+  done_rows integer := 0;
 begin
-  -- Each branch reduces the statement's rows to signed deltas (+1 new, -1 old) grouped by
-  -- key, sorted; keys whose delta nets to zero (e.g. a title edit) are dropped.
-  if tg_op = 'INSERT' then
-    select array_agg(status order by status, priority, category), array_agg(priority order by status, priority, category),
-           array_agg(category order by status, priority, category), array_agg(n order by status, priority, category)
-      from (select status, priority, category, count(*) as n from new_rows group by 1, 2, 3) g
-      into ks, kp, kc, kn;
-    select array_agg(day order by day), array_agg(c order by day), array_agg(k order by day)
-      from (select v.day, sum(v.c) as c, sum(v.k) as k
-              from new_rows r,
-                   lateral (values ((r.created_at at time zone 'UTC')::date, 1, 0),
-                                   ((r.completed_at at time zone 'UTC')::date, 0, 1)) as v(day, c, k)
-             where v.day is not null
-             group by v.day) g
-      into dd, dc, dk;
-  elsif tg_op = 'DELETE' then
-    select array_agg(status order by status, priority, category), array_agg(priority order by status, priority, category),
-           array_agg(category order by status, priority, category), array_agg(-n order by status, priority, category)
-      from (select status, priority, category, count(*) as n from old_rows group by 1, 2, 3) g
-      into ks, kp, kc, kn;
-    select array_agg(day order by day), array_agg(-c order by day), array_agg(-k order by day)
-      from (select v.day, sum(v.c) as c, sum(v.k) as k
-              from old_rows r,
-                   lateral (values ((r.created_at at time zone 'UTC')::date, 1, 0),
-                                   ((r.completed_at at time zone 'UTC')::date, 0, 1)) as v(day, c, k)
-             where v.day is not null
-             group by v.day) g
-      into dd, dc, dk;
-  else -- UPDATE
-    select array_agg(status order by status, priority, category), array_agg(priority order by status, priority, category),
-           array_agg(category order by status, priority, category), array_agg(n order by status, priority, category)
-      from (select status, priority, category, sum(sign) as n
-              from (select status, priority, category, 1 as sign from new_rows
-                    union all
-                    select status, priority, category, -1 from old_rows) r
-             group by 1, 2, 3
-            having sum(sign) <> 0) g
-      into ks, kp, kc, kn;
-    select array_agg(day order by day), array_agg(c order by day), array_agg(k order by day)
-      from (select v.day, sum(v.c) as c, sum(v.k) as k
-              from (select created_at, completed_at, 1 as sign from new_rows
-                    union all
-                    select created_at, completed_at, -1 from old_rows) r,
-                   lateral (values ((r.created_at at time zone 'UTC')::date, r.sign, 0),
-                                   ((r.completed_at at time zone 'UTC')::date, 0, r.sign)) as v(day, c, k)
-             where v.day is not null
-             group by v.day
-            having sum(v.c) <> 0 or sum(v.k) <> 0) g
-      into dd, dc, dk;
-  end if;
-  if ks is null and dd is null then
-    return null; -- nothing any aggregate shows changed: the version (and so ETags) stays
-  end if;
-
-  with uk as (
-    insert into task_counts as t (status, priority, category, slot, n)
-    select x.status, x.priority, x.category, s, x.n from unnest(ks, kp, kc, kn) as x(status, priority, category, n)
-    on conflict (status, priority, category, slot) do update set n = t.n + excluded.n
-    returning t.status, t.priority, t.category, t.n
+  with r as (
+    select status, priority, category, coalesce(assignee_id, '00000000-0000-0000-0000-000000000000'::uuid) as a,
+           created_at, completed_at, due_date, sgn as sign
+      from changed_rows
+  ), kc as (
+    select status, priority, category, a, sum(sign)::bigint as n from r group by 1, 2, 3, 4 having sum(sign) <> 0
+  ), uc as (
+    insert into task_counts as t (status, priority, category, assignee_id, slot, n, v)
+    select status, priority, category, a, s, n, 1 from kc order by 1, 2, 3, 4
+    on conflict (status, priority, category, assignee_id, slot) do update set n = t.n + excluded.n, v = t.v + 1
+    returning 1
+  ), kd as (
+    select x.day, sum(x.c)::bigint as c, sum(x.k)::bigint as k
+      from r, lateral (values ((r.created_at at time zone 'UTC')::date, r.sign, 0),
+                              ((r.completed_at at time zone 'UTC')::date, 0, r.sign)) as x(day, c, k)
+     where x.day is not null
+     group by x.day having sum(x.c) <> 0 or sum(x.k) <> 0
   ), ud as (
     insert into task_daily as t (day, slot, created, completed)
-    select x.d, s, x.c, x.k from unnest(dd, dc, dk) as x(d, c, k)
+    select day, s, c, k from kd order by day
     on conflict (day, slot) do update
       set created = t.created + excluded.created, completed = t.completed + excluded.completed
-    returning t.day, t.created, t.completed
-  ), v as (
-    insert into analytics_version as t (slot, v)
-    select s, 1 where exists (select from uk) or exists (select from ud)
-    on conflict (slot) do update set v = t.v + 1
     returning 1
   )
-  select (select count(*) from v),
-         array_agg(z.status), array_agg(z.priority), array_agg(z.category),
-         (select array_agg(day) from ud where created = 0 and completed = 0)
-    from (select status, priority, category from uk where n = 0) z
-    into bumped, zs, zp, zc, zd;
+  select exists (select from uc), exists (select from ud),
+         coalesce(bool_or(due_date is not null and status in ('todo', 'in_progress', 'review')), false),
+         coalesce(bool_or(completed_at is not null), false)
+    from r into counted, daily, has_due, has_done;
 
-  if zs is not null then
-    delete from task_counts t
-     using unnest(zs, zp, zc) as z(status, priority, category)
-     where t.slot = s and t.status = z.status and t.priority = z.priority
-       and t.category = z.category and t.n = 0;
+  if has_due then
+    with r as (
+      select due_date, status, priority, category, coalesce(assignee_id, '00000000-0000-0000-0000-000000000000'::uuid) as a, sgn as sign
+        from changed_rows where due_date is not null and status in ('todo', 'in_progress', 'review')
+    ), k as (
+      select analytics__due_hour(due_date) as h, a, status, priority, category, sum(sign)::bigint as n
+        from r group by 1, 2, 3, 4, 5 having sum(sign) <> 0
+    )
+    insert into task_due as t (due_hour, assignee_id, status, priority, category, slot, n)
+    select h, a, status, priority, category, s, n from k order by 1, 2, 3, 4, 5
+    on conflict (due_hour, assignee_id, status, priority, category, slot) do update set n = t.n + excluded.n;
+    get diagnostics due_rows = row_count;
   end if;
-  if zd is not null then
-    delete from task_daily t where t.slot = s and t.day = any (zd) and t.created = 0 and t.completed = 0;
+  if has_done then
+    with r as (
+      select completed_at, created_at, priority, category, coalesce(assignee_id, '00000000-0000-0000-0000-000000000000'::uuid) as a, sgn as sign
+        from changed_rows where completed_at is not null
+    ), k as (
+      select (completed_at at time zone 'UTC')::date as day, a, priority, category,
+             analytics__cycle_bucket(extract(epoch from completed_at - created_at)::float8) as b,
+             sum(sign)::bigint as n
+        from r group by 1, 2, 3, 4, 5 having sum(sign) <> 0
+    )
+    insert into task_done as t (day, assignee_id, priority, category, cycle_bucket, slot, n)
+    select day, a, priority, category, b, s, n from k order by 1, 2, 3, 4, 5
+    on conflict (day, assignee_id, priority, category, cycle_bucket, slot) do update set n = t.n + excluded.n;
+    get diagnostics done_rows = row_count;
   end if;
-  if bumped > 0 and not hive_is_server_session() then
-    perform pg_notify('hive_analytics', '');
+
+  if not counted and (daily or due_rows > 0 or done_rows > 0) then
+    -- No cube row (which carries the version) changed, another aggregate did: a
+    -- created_at, completed_at or due_date edit alone.
+    insert into analytics_version as t (slot, v) values (s, 1) on conflict (slot) do update set v = t.v + 1;
+  end if;
+  if (counted or daily or due_rows > 0 or done_rows > 0)
+     and not hive_is_server_session() then
+    perform pg_notify('hive_analytics', ''); -- the same payload twice in a transaction is delivered once
+  end if;
+  return null;
+end;
+$$;
+
+CREATE FUNCTION public.tasks__analytics_update() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+declare
+  s smallint := pg_backend_pid() % 16;
+  counted boolean; -- a cube row changed (and so did the version it carries)
+  daily boolean;
+  has_due boolean; -- rows of open tasks with a due date: task_due may change
+  has_done boolean; -- completed rows: task_done may change
+  due_rows integer := 0;
+  done_rows integer := 0;
+begin
+  with r as (
+    select status, priority, category, coalesce(assignee_id, '00000000-0000-0000-0000-000000000000'::uuid) as a,
+           created_at, completed_at, due_date, 1 as sign
+      from new_rows
+    union all
+    select status, priority, category, coalesce(assignee_id, '00000000-0000-0000-0000-000000000000'::uuid),
+           created_at, completed_at, due_date, -1
+      from old_rows
+  ), kc as (
+    select status, priority, category, a, sum(sign)::bigint as n from r group by 1, 2, 3, 4 having sum(sign) <> 0
+  ), uc as (
+    insert into task_counts as t (status, priority, category, assignee_id, slot, n, v)
+    select status, priority, category, a, s, n, 1 from kc order by 1, 2, 3, 4
+    on conflict (status, priority, category, assignee_id, slot) do update set n = t.n + excluded.n, v = t.v + 1
+    returning 1
+  ), kd as (
+    select x.day, sum(x.c)::bigint as c, sum(x.k)::bigint as k
+      from r, lateral (values ((r.created_at at time zone 'UTC')::date, r.sign, 0),
+                              ((r.completed_at at time zone 'UTC')::date, 0, r.sign)) as x(day, c, k)
+     where x.day is not null
+     group by x.day having sum(x.c) <> 0 or sum(x.k) <> 0
+  ), ud as (
+    insert into task_daily as t (day, slot, created, completed)
+    select day, s, c, k from kd order by day
+    on conflict (day, slot) do update
+      set created = t.created + excluded.created, completed = t.completed + excluded.completed
+    returning 1
+  )
+  select exists (select from uc), exists (select from ud),
+         coalesce(bool_or(due_date is not null and status in ('todo', 'in_progress', 'review')), false),
+         coalesce(bool_or(completed_at is not null), false)
+    from r into counted, daily, has_due, has_done;
+
+  if has_due then
+    with r as (
+      select due_date, status, priority, category, coalesce(assignee_id, '00000000-0000-0000-0000-000000000000'::uuid) as a, 1 as sign
+        from new_rows where due_date is not null and status in ('todo', 'in_progress', 'review')
+      union all
+      select due_date, status, priority, category, coalesce(assignee_id, '00000000-0000-0000-0000-000000000000'::uuid), -1
+        from old_rows where due_date is not null and status in ('todo', 'in_progress', 'review')
+    ), k as (
+      select analytics__due_hour(due_date) as h, a, status, priority, category, sum(sign)::bigint as n
+        from r group by 1, 2, 3, 4, 5 having sum(sign) <> 0
+    )
+    insert into task_due as t (due_hour, assignee_id, status, priority, category, slot, n)
+    select h, a, status, priority, category, s, n from k order by 1, 2, 3, 4, 5
+    on conflict (due_hour, assignee_id, status, priority, category, slot) do update set n = t.n + excluded.n;
+    get diagnostics due_rows = row_count;
+  end if;
+  if has_done then
+    with r as (
+      select completed_at, created_at, priority, category, coalesce(assignee_id, '00000000-0000-0000-0000-000000000000'::uuid) as a, 1 as sign
+        from new_rows where completed_at is not null
+      union all
+      select completed_at, created_at, priority, category, coalesce(assignee_id, '00000000-0000-0000-0000-000000000000'::uuid), -1
+        from old_rows where completed_at is not null
+    ), k as (
+      select (completed_at at time zone 'UTC')::date as day, a, priority, category,
+             analytics__cycle_bucket(extract(epoch from completed_at - created_at)::float8) as b,
+             sum(sign)::bigint as n
+        from r group by 1, 2, 3, 4, 5 having sum(sign) <> 0
+    )
+    insert into task_done as t (day, assignee_id, priority, category, cycle_bucket, slot, n)
+    select day, a, priority, category, b, s, n from k order by 1, 2, 3, 4, 5
+    on conflict (day, assignee_id, priority, category, cycle_bucket, slot) do update set n = t.n + excluded.n;
+    get diagnostics done_rows = row_count;
+  end if;
+
+  if not counted and (daily or due_rows > 0 or done_rows > 0) then
+    -- No cube row (which carries the version) changed, another aggregate did: a
+    -- created_at, completed_at or due_date edit alone.
+    insert into analytics_version as t (slot, v) values (s, 1) on conflict (slot) do update set v = t.v + 1;
+  end if;
+  if (counted or daily or due_rows > 0 or done_rows > 0)
+     and not hive_is_server_session() then
+    perform pg_notify('hive_analytics', ''); -- the same payload twice in a transaction is delivered once
   end if;
   return null;
 end;
@@ -228,8 +491,10 @@ CREATE FUNCTION public.tasks__count_truncate() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 begin
-  delete from task_counts;
+  perform analytics__retire_cube_rows();
   delete from task_daily;
+  delete from task_due;
+  delete from task_done;
   perform analytics__bump_version(false);
   return null;
 end;
@@ -321,7 +586,9 @@ CREATE TABLE public.task_counts (
     priority text NOT NULL,
     category text NOT NULL,
     slot smallint DEFAULT 0 NOT NULL,
-    n bigint NOT NULL
+    n bigint NOT NULL,
+    assignee_id uuid DEFAULT '00000000-0000-0000-0000-000000000000'::uuid NOT NULL,
+    v bigint DEFAULT 0 NOT NULL
 );
 
 CREATE TABLE public.task_daily (
@@ -329,6 +596,26 @@ CREATE TABLE public.task_daily (
     slot smallint DEFAULT 0 NOT NULL,
     created bigint DEFAULT 0 NOT NULL,
     completed bigint DEFAULT 0 NOT NULL
+);
+
+CREATE TABLE public.task_done (
+    day date NOT NULL,
+    assignee_id uuid NOT NULL,
+    priority text NOT NULL,
+    category text NOT NULL,
+    cycle_bucket smallint NOT NULL,
+    slot smallint DEFAULT 0 NOT NULL,
+    n bigint NOT NULL
+);
+
+CREATE TABLE public.task_due (
+    due_hour integer NOT NULL,
+    assignee_id uuid NOT NULL,
+    status text NOT NULL,
+    priority text NOT NULL,
+    category text NOT NULL,
+    slot smallint DEFAULT 0 NOT NULL,
+    n bigint NOT NULL
 );
 
 CREATE TABLE public.tasks (
@@ -380,10 +667,16 @@ ALTER TABLE ONLY public.analytics_version
     ADD CONSTRAINT analytics_version_pkey PRIMARY KEY (slot);
 
 ALTER TABLE ONLY public.task_counts
-    ADD CONSTRAINT task_counts_pkey PRIMARY KEY (status, priority, category, slot);
+    ADD CONSTRAINT task_counts_pkey PRIMARY KEY (status, priority, category, assignee_id, slot);
 
 ALTER TABLE ONLY public.task_daily
     ADD CONSTRAINT task_daily_pkey PRIMARY KEY (day, slot);
+
+ALTER TABLE ONLY public.task_done
+    ADD CONSTRAINT task_done_pkey PRIMARY KEY (day, assignee_id, priority, category, cycle_bucket, slot);
+
+ALTER TABLE ONLY public.task_due
+    ADD CONSTRAINT task_due_pkey PRIMARY KEY (due_hour, assignee_id, status, priority, category, slot);
 
 ALTER TABLE ONLY public.tasks
     ADD CONSTRAINT tasks_pkey PRIMARY KEY (id);
@@ -398,9 +691,13 @@ CREATE INDEX tasks_assignee_idx ON public.tasks USING btree (assignee_id, create
 
 CREATE INDEX tasks_category_idx ON public.tasks USING btree (category, created_at DESC, id DESC);
 
+CREATE INDEX tasks_completed_at_idx ON public.tasks USING btree (completed_at) INCLUDE (created_at, assignee_id, priority, category) WHERE (completed_at IS NOT NULL);
+
 CREATE INDEX tasks_created_at_idx ON public.tasks USING btree (created_at DESC, id DESC);
 
 CREATE INDEX tasks_created_by_idx ON public.tasks USING btree (created_by);
+
+CREATE INDEX tasks_open_due_idx ON public.tasks USING btree (due_date) INCLUDE (assignee_id, status, priority, category) WHERE ((status = ANY (ARRAY['todo'::text, 'in_progress'::text, 'review'::text])) AND (due_date IS NOT NULL));
 
 CREATE INDEX tasks_priority_idx ON public.tasks USING btree (priority, created_at DESC, id DESC);
 
@@ -416,13 +713,13 @@ CREATE TRIGGER _100_users_updated_at BEFORE UPDATE ON public.users FOR EACH ROW 
 
 CREATE TRIGGER _200_users_token_version BEFORE UPDATE OF password_hash, role, is_active ON public.users FOR EACH ROW WHEN (((old.password_hash IS DISTINCT FROM new.password_hash) OR (old.role IS DISTINCT FROM new.role) OR (old.is_active IS DISTINCT FROM new.is_active))) EXECUTE FUNCTION public.users__bump_token_version();
 
-CREATE TRIGGER _500_tasks_count_delete AFTER DELETE ON public.tasks REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tasks__count_changes();
+CREATE TRIGGER _500_tasks_count_delete AFTER DELETE ON public.tasks REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tasks__analytics_rows();
 
-CREATE TRIGGER _500_tasks_count_insert AFTER INSERT ON public.tasks REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tasks__count_changes();
+CREATE TRIGGER _500_tasks_count_insert AFTER INSERT ON public.tasks REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tasks__analytics_rows();
 
 CREATE TRIGGER _500_tasks_count_truncate AFTER TRUNCATE ON public.tasks FOR EACH STATEMENT EXECUTE FUNCTION public.tasks__count_truncate();
 
-CREATE TRIGGER _500_tasks_count_update AFTER UPDATE ON public.tasks REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tasks__count_changes();
+CREATE TRIGGER _500_tasks_count_update AFTER UPDATE ON public.tasks REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tasks__analytics_update();
 
 CREATE TRIGGER _500_users_count_delete AFTER DELETE ON public.users REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.users__count_changes();
 

@@ -3,9 +3,10 @@
  * this module, never deep paths of src/, so moving a file inside src/ changes one line here.
  */
 
-export { runMigrations } from './db/migrate';
+export { MIGRATIONS_DIR, MIGRATIONS_TABLE, runMigrations } from './db/migrate';
 export { createScratchDatabase, type ScratchDatabase } from './db/scratch';
 export { createLogger, silentLogger } from './lib/logger';
 export { hashPassword } from './modules/auth/passwords';
+export { computeWorkload } from './modules/dashboard/insights';
 export { computeSummary } from './modules/dashboard/service';
 export { TASK_PRIORITIES, TASK_STATUSES } from './protocol/schemas';

@@ -123,6 +123,21 @@ export type Token = typeof Token.static;
 
 const Count = t.Integer({ minimum: 0 });
 
+/** Cycle time (completed_at − created_at) of the tasks completed in the 30 × 24 h before generated_at. */
+export const CycleTime = t.Object(
+  {
+    completed_last_30_days: Count,
+    median_hours: t.Nullable(t.Number({ minimum: 0 }), {
+      description: 'within 5 % (or 0.1 h) of percentile_cont(0.5); null when nothing was completed',
+    }),
+    p90_hours: t.Nullable(t.Number({ minimum: 0 }), {
+      description: 'within 5 % (or 0.1 h) of percentile_cont(0.9); null when nothing was completed',
+    }),
+  },
+  { $id: '#/components/schemas/CycleTime', title: 'CycleTime' },
+);
+export type CycleTime = typeof CycleTime.static;
+
 export const DashboardSummary = t.Object(
   {
     total_tasks: Count,
@@ -143,7 +158,19 @@ export const DashboardSummary = t.Object(
     }),
     tasks_by_priority: t.Object({ low: Count, medium: Count, high: Count, urgent: Count }),
     tasks_by_category: t.Record(t.String(), Count, { description: 'only categories with tasks' }),
-    generated_at: t.String({ format: 'date-time', description: 'when these counts were read' }),
+    overdue_tasks: t.Integer({
+      minimum: 0,
+      description: 'open tasks (todo, in_progress, review) whose due_date is before generated_at',
+    }),
+    due_soon_tasks: t.Integer({
+      minimum: 0,
+      description: 'open tasks due from generated_at to 7 × 24 h after it',
+    }),
+    cycle_time: CycleTime,
+    generated_at: t.String({
+      format: 'date-time',
+      description: 'when these counts were read; never served more than 60 s after it',
+    }),
     version: t.String({
       description: 'opaque; changes whenever the counts may have changed (also the ETag)',
     }),
@@ -158,3 +185,20 @@ export const TrendPoint = t.Object({
   completed: Count,
 });
 export type TrendPoint = typeof TrendPoint.static;
+
+/** One row of the workload table: an assignee (or user_id null: unassigned work) and their open work. */
+export const WorkloadEntry = t.Object(
+  {
+    user_id: t.Nullable(Id, { description: 'null: the unassigned open tasks' }),
+    full_name: t.Nullable(t.String(), { description: 'null for the unassigned entry' }),
+    open: t.Integer({ minimum: 0, description: 'tasks in todo, in_progress or review' }),
+    by_status: t.Object({ todo: Count, in_progress: Count, review: Count }),
+    overdue: t.Integer({ minimum: 0, description: 'open tasks whose due_date has passed' }),
+    completed_last_7_days: t.Integer({
+      minimum: 0,
+      description: 'tasks completed in the 7 × 24 h before the answer was computed',
+    }),
+  },
+  { $id: '#/components/schemas/WorkloadEntry', title: 'WorkloadEntry' },
+);
+export type WorkloadEntry = typeof WorkloadEntry.static;

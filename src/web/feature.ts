@@ -22,7 +22,7 @@ const CLIENT_ENTRY = new URL('./client/main.ts', import.meta.url).pathname;
  * order (the cascade depends on it: the base first, narrow-screen overrides last). One file
  * keeps the page at one stylesheet request under the CSP's `style-src 'self'`.
  */
-const STYLESHEETS = ['base', 'shell', 'impact', 'charts', 'team', 'responsive'].map(
+const STYLESHEETS = ['base', 'shell', 'impact', 'insights', 'charts', 'team', 'responsive'].map(
   (name) => new URL(`./styles/${name}.css`, import.meta.url).pathname,
 );
 

@@ -15,6 +15,21 @@ const KPIS: [id: string, label: string][] = [
   ['online', 'Online now'],
 ];
 
+/** Team insights (issue 12): deadline and cycle-time figures, the workload table (src/web/client/insights.ts). */
+const INSIGHTS = `      <div class="insights" aria-label="Deadlines and cycle time">
+        <div class="kpi kpi-overdue"><div class="kpi-label">Overdue</div><div class="kpi-value" id="kpi-overdue" data-testid="kpi-overdue">–</div><div class="kpi-foot">open, past their due date</div></div>
+        <div class="kpi kpi-due-soon"><div class="kpi-label">Due in 7 days</div><div class="kpi-value" id="kpi-due-soon" data-testid="kpi-due-soon">–</div><div class="kpi-foot">open, due this week</div></div>
+        <div class="kpi kpi-cycle"><div class="kpi-label">Cycle time</div><div class="kpi-value" id="kpi-cycle" data-testid="kpi-cycle">–</div><div class="kpi-foot" id="kpi-cycle-foot"></div></div>
+      </div>
+      <div class="card workload-card">
+        <div class="card-head"><h2>Workload</h2><span class="muted" id="workload-total"></span></div>
+        <p class="muted" id="workload-state">Sign in to see who carries what.</p>
+        <table class="workload" id="workload-table" data-testid="workload" hidden>
+          <thead><tr><th scope="col">Person</th><th scope="col">Open</th><th scope="col">To do</th><th scope="col">In progress</th><th scope="col">Review</th><th scope="col">Overdue</th><th scope="col">Done · 7 days</th></tr></thead>
+          <tbody id="workload-rows"></tbody>
+        </table>
+      </div>`;
+
 export function renderPage(): string {
   const kpis = KPIS.map(
     ([id, label]) =>
@@ -57,6 +72,7 @@ export function renderPage(): string {
         <div class="card"><div class="card-head"><h2>By priority</h2></div><div id="chart-priority"></div></div>
         <div class="card"><div class="card-head"><h2>By category</h2></div><div id="chart-category"></div></div>
       </div>
+${INSIGHTS}
       <div class="card trend-card">
         <div class="card-head"><h2>Created vs completed · last 30 days</h2><div class="legend" id="trend-legend"></div></div>
         <div class="trend" id="trend"><p class="muted">Loading trend…</p></div>

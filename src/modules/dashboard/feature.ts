@@ -1,5 +1,6 @@
 import type { Feature, Runtime } from '../../runtime';
 import { dashboardRoutes } from './index';
+import { createWorkloadCache, MAX_AGE_MS } from './insights';
 import { ANALYTICS_CHANNEL, createSummaryCache, readVersion } from './service';
 
 /**
@@ -24,22 +25,40 @@ export function createDashboardFeature(rt: Runtime): Feature {
   const { sql, log } = rt;
   const flog = log.child({ feature: 'dashboard' });
   const cache = createSummaryCache({ sql, redis: rt.redis, redisPrefix: rt.config.redisPrefix, log: flog });
+  const workload = createWorkloadCache(sql);
   const cleanups: (() => unknown)[] = [];
   let pushTimer: ReturnType<typeof setTimeout> | undefined;
+  let expiryTimer: ReturnType<typeof setTimeout> | undefined;
   let lastPushAt = 0;
-  let lastPushedVersion: string | undefined;
+  let lastPushedTag: string | undefined;
   let stopped = false;
 
   async function push() {
     if (stopped || rt.hub.size() === 0) return;
     try {
-      const { summary } = await cache.get({});
-      if (summary.version === lastPushedVersion) return; // nothing a client would see changed
-      lastPushedVersion = summary.version;
-      rt.hub.broadcast({ type: 'dashboard_summary', data: { summary } });
+      const entry = await cache.get({});
+      armExpiryPush(entry.expiresAt);
+      if (entry.etag === lastPushedTag) return; // nothing a client would see changed
+      lastPushedTag = entry.etag;
+      rt.hub.broadcast({ type: 'dashboard_summary', data: { summary: entry.summary } });
     } catch (err) {
       flog.warn('dashboard summary push failed', { err });
     }
+  }
+
+  /**
+   * Time alone changes the summary (a task's due date passes): when the pushed one expires,
+   * push again; the push recomputes it and sends it only if a figure moved.
+   */
+  function armExpiryPush(expiresAt: number) {
+    if (expiryTimer) clearTimeout(expiryTimer);
+    expiryTimer = setTimeout(
+      () => {
+        expiryTimer = undefined;
+        schedulePush();
+      },
+      Math.max(0, expiresAt - Date.now()) + 5,
+    );
   }
 
   /** Coalesce: the first change waits out the rest of the interval, later ones ride along. */
@@ -55,6 +74,7 @@ export function createDashboardFeature(rt: Runtime): Feature {
 
   function changed() {
     cache.invalidate();
+    workload.invalidate();
     schedulePush();
   }
 
@@ -63,7 +83,9 @@ export function createDashboardFeature(rt: Runtime): Feature {
     if (polling || stopped) return;
     polling = true;
     try {
-      if (cache.observeVersion(await readVersion(sql))) schedulePush();
+      const version = await readVersion(sql);
+      workload.observeVersion(version);
+      if (cache.observeVersion(version)) schedulePush();
     } catch (err) {
       flog.debug('dashboard version poll failed', { err });
     } finally {
@@ -73,7 +95,7 @@ export function createDashboardFeature(rt: Runtime): Feature {
 
   return {
     name: 'dashboard',
-    routes: dashboardRoutes({ sql, cache }),
+    routes: dashboardRoutes({ sql, cache, workload, tokens: rt.tokens }),
     async start() {
       cleanups.push(rt.bus.subscribe('tasks', changed));
       cleanups.push(rt.bus.subscribe('presence', changed));
@@ -93,17 +115,22 @@ export function createDashboardFeature(rt: Runtime): Feature {
         }
       }
       const pollTimer = setInterval(() => void poll(), VERSION_POLL_MS);
+      // A push arms a timer for when time alone changes its summary; this covers sockets that
+      // connected while nothing was pushed (the push skips an unchanged summary).
+      const expiryTick = setInterval(schedulePush, MAX_AGE_MS);
       const foldTimer = setInterval(() => {
         sql`select analytics_fold()`.catch((err) => flog.debug('analytics fold failed', { err }));
       }, FOLD_INTERVAL_MS);
       cleanups.push(
         () => clearInterval(pollTimer),
+        () => clearInterval(expiryTick),
         () => clearInterval(foldTimer),
       );
     },
     async stop() {
       stopped = true;
       if (pushTimer) clearTimeout(pushTimer);
+      if (expiryTimer) clearTimeout(expiryTimer);
       for (const fn of cleanups.reverse()) await fn();
     },
   };

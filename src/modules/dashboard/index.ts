@@ -1,8 +1,11 @@
 import { Elysia, t } from 'elysia';
 import type { Sql } from '../../db/client';
 import { errors } from '../../lib/schemas';
-import { DashboardSummary as Summary, TrendPoint } from '../../protocol/schemas';
-import { SummaryQuery, TrendsQuery } from './model';
+import { DashboardSummary as Summary, TrendPoint, WorkloadEntry } from '../../protocol/schemas';
+import { authPlugin } from '../auth/plugin';
+import type { TokenService } from '../auth/tokens';
+import type { WorkloadCache } from './insights';
+import { SummaryQuery, TrendsQuery, WorkloadQuery } from './model';
 import { computeTrends, etagMatches, type SummaryCache, type SummaryEntry } from './service';
 
 /**
@@ -17,9 +20,15 @@ function respond(entry: SummaryEntry, request: Request): Response {
   return new Response(entry.body, { headers: entry.headers });
 }
 
-export function dashboardRoutes(deps: { sql: Sql; cache: SummaryCache }) {
-  const { sql, cache } = deps;
+export function dashboardRoutes(deps: {
+  sql: Sql;
+  cache: SummaryCache;
+  workload: WorkloadCache;
+  tokens: TokenService;
+}) {
+  const { sql, cache, workload } = deps;
   return new Elysia({ prefix: '/api/v1/dashboard', tags: ['dashboard'] })
+    .use(authPlugin(deps.tokens))
     .get(
       '/summary',
       async ({ query, request }) => respond(cache.peek(query) ?? (await cache.get(query)), request),
@@ -43,5 +52,25 @@ export function dashboardRoutes(deps: { sql: Sql; cache: SummaryCache }) {
       detail: {
         summary: 'Tasks created and completed per UTC day, ending today, oldest first, zeros included',
       },
-    });
+    })
+    .get(
+      '/workload',
+      async ({ query, set }) => {
+        const { entries, generatedAt } = await workload.get(query);
+        const offset = query.offset ?? 0;
+        set.headers['x-total-count'] = String(entries.length);
+        set.headers['x-generated-at'] = generatedAt; // the instant the figures are exact for
+        return entries.slice(offset, offset + (query.limit ?? 50));
+      },
+      {
+        auth: true,
+        query: WorkloadQuery,
+        response: { 200: t.Array(WorkloadEntry), ...errors(401, 422, 503) },
+        detail: {
+          summary: 'Who carries what: open work, overdue work and recent completions per assignee',
+          description:
+            'One entry per assignee with open tasks or a completion in the last 7 × 24 h, plus user_id null for unassigned work; ordered by open desc, then full_name. No emails. X-Total-Count holds the number of entries, X-Generated-At the instant they are exact for (recomputed at least every 30 s). Filters as on the summary. Exact as of the moment it was computed, recomputed after every change and whenever time moves a task into overdue.',
+        },
+      },
+    );
 }

@@ -12,3 +12,9 @@ export type SummaryFilters = typeof SummaryQuery.static;
 export const TrendsQuery = t.Object({
   days: t.Optional(t.Integer({ minimum: 1, maximum: 365, default: 30 })),
 });
+
+export const WorkloadQuery = t.Object({
+  ...SummaryQuery.properties,
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  offset: t.Optional(t.Integer({ minimum: 0, default: 0 })),
+});

@@ -11,6 +11,7 @@ import {
 import { taskFilterSql } from '../tasks/filters';
 import type { TaskFilters } from '../tasks/model';
 import type { TaskCounter } from '../tasks/service';
+import { cycleTime, expiry, filterArgs } from './insights';
 import type { SummaryFilters } from './model';
 
 /** The channel the analytics triggers notify on for writes made outside the server (psql, imports). */
@@ -35,7 +36,7 @@ export const countTasksFromCube: TaskCounter = async (sql, f: TaskFilters) => {
 
 /** The committed change counter: grows with every committed change to the aggregates. */
 export async function readVersion(sql: Queryable): Promise<string> {
-  const [row] = await sql<{ v: string }[]>`select coalesce(sum(v), 0)::text as v from analytics_version`;
+  const [row] = await sql<{ v: string }[]>`select analytics_current_version()::text as v`;
   return row!.v;
 }
 
@@ -61,47 +62,59 @@ function versionOrigin(sql: Queryable) {
 /** The version and its origin, in one snapshot: together they name a state of one database. */
 async function readVersionAndOrigin(sql: Queryable): Promise<{ version: string; origin: string }> {
   const [row] = await sql<{ version: string; origin: string }[]>`
-    select (select coalesce(sum(v), 0)::text from analytics_version) as version,
-           ${versionOrigin(sql)} as origin`;
+    select analytics_current_version()::text as version, ${versionOrigin(sql)} as origin`;
   return row!;
 }
 
 interface SummaryRow {
   version: string;
+  g: Date;
+  next: Date | null;
   active: number;
   online: number;
   by_status: Record<string, number>;
   by_priority: Record<string, number>;
   by_category: Record<string, number>;
+  overdue: number;
+  due_soon: number;
+  cycle: [number, number][];
 }
 
-/** The summary from the aggregates (see `computeSummaryWithOrigin`). */
-export async function computeSummary(sql: Queryable, f: SummaryFilters): Promise<Summary> {
-  return (await computeSummaryWithOrigin(sql, f)).summary;
+/** A computed summary and when time alone will change it (epoch ms, this process's clock). */
+export interface TimedSummary {
+  summary: Summary;
+  origin: string;
+  expiresAt: number;
 }
 
 /**
  * The summary from the aggregates: one statement, so the counts, the user counts, the
- * version and its origin all come from one snapshot (they name exactly the state shown).
+ * time-dependent figures, the version and its origin all come from one snapshot (they name
+ * exactly the state shown), as of one instant read from the database's clock.
  */
-async function computeSummaryWithOrigin(
-  sql: Queryable,
-  f: SummaryFilters,
-): Promise<{ summary: Summary; origin: string }> {
+export async function computeTimedSummary(sql: Queryable, f: SummaryFilters): Promise<TimedSummary> {
+  const [status, priority, category] = filterArgs(f);
   const [row] = await sql<(SummaryRow & { origin: string })[]>`
-    with c as (
+    with g as materialized (select clock_timestamp() as g), c as (
       select status, priority, category, sum(n)::bigint as n
         from task_counts where true ${taskFilterSql(sql, f)}
        group by 1, 2, 3 having sum(n) <> 0
     )
-    select (select coalesce(sum(v), 0)::text from analytics_version) as version,
+    select analytics_current_version()::text as version, g.g, analytics_next_time_change(g.g) as next,
            ${versionOrigin(sql)} as origin,
            u.active::float8 as active, u.online::float8 as online,
            (select coalesce(json_object_agg(status, n), '{}') from (select status, sum(n) as n from c group by 1) s) as by_status,
            (select coalesce(json_object_agg(priority, n), '{}') from (select priority, sum(n) as n from c group by 1) p) as by_priority,
            (select coalesce(json_object_agg(category, n order by category), '{}')
-              from (select category, sum(n) as n from c group by 1) g) as by_category
-      from user_counts u where u.id`;
+              from (select category, sum(n) as n from c group by 1) x) as by_category,
+           (select coalesce(sum(n), 0)::float8 from analytics_open_due(null, g.g, ${status}, ${priority}, ${category})) as overdue,
+           (select coalesce(sum(n), 0)::float8
+              from analytics_open_due(g.g, g.g + interval '7 days', ${status}, ${priority}, ${category})) as due_soon,
+           (select coalesce(json_agg(json_build_array(b, n)), '[]')
+              from (select cycle_bucket as b, sum(n)::float8 as n
+                      from analytics_done(g.g - interval '30 days', g.g, ${status}, ${priority}, ${category})
+                     group by 1) h) as cycle
+      from user_counts u, g where u.id`;
   const r = row!;
   const byStatus = Object.fromEntries(TASK_STATUSES.map((s) => [s, Number(r.by_status[s] ?? 0)]));
   const byPriority = Object.fromEntries(TASK_PRIORITIES.map((p) => [p, Number(r.by_priority[p] ?? 0)]));
@@ -116,10 +129,18 @@ async function computeSummaryWithOrigin(
     tasks_by_status: byStatus as Summary['tasks_by_status'],
     tasks_by_priority: byPriority as Summary['tasks_by_priority'],
     tasks_by_category: Object.fromEntries(Object.entries(r.by_category).map(([k, v]) => [k, Number(v)])),
-    generated_at: new Date().toISOString(),
+    overdue_tasks: r.overdue,
+    due_soon_tasks: r.due_soon,
+    cycle_time: cycleTime(r.cycle),
+    generated_at: r.g.toISOString(),
     version: r.version,
   };
-  return { summary, origin: r.origin };
+  return { summary, origin: r.origin, expiresAt: expiry(r.g, r.next) };
+}
+
+/** The summary from the aggregates (see `computeTimedSummary`). */
+export async function computeSummary(sql: Queryable, f: SummaryFilters): Promise<Summary> {
+  return (await computeTimedSummary(sql, f)).summary;
 }
 
 /** One entry per UTC day ending today, oldest first, zeros included. */
@@ -146,6 +167,8 @@ export interface SummaryEntry {
   etag: string;
   /** Response headers, built once per entry. */
   headers: Record<string, string>;
+  /** Epoch ms after which time alone may have changed it (a task became overdue…): recompute. */
+  expiresAt: number;
 }
 
 function filterKey(f: SummaryFilters): string {
@@ -153,14 +176,22 @@ function filterKey(f: SummaryFilters): string {
   return JSON.stringify([f.status ?? null, f.priority ?? null, f.category ?? null]);
 }
 
-function toEntry(summary: Summary, origin: string, key: string): SummaryEntry {
-  const tag = key === '' ? `v${summary.version}` : `v${summary.version}-${Bun.hash(key).toString(36)}`;
+/**
+ * The ETag names the version and, because time moves tasks into "overdue" with no write,
+ * also the time-dependent figures: equal tags still mean equal bodies (but generated_at).
+ */
+function toEntry(summary: Summary, origin: string, key: string, expiresAt: number): SummaryEntry {
+  const timed = Bun.hash(
+    `${key}|${summary.overdue_tasks}|${summary.due_soon_tasks}|${JSON.stringify(summary.cycle_time)}`,
+  ).toString(36);
+  const tag = `v${summary.version}-${timed}`;
   const etag = `W/"${tag}"`;
   return {
     summary,
     origin,
     body: JSON.stringify(summary),
     etag,
+    expiresAt,
     // no-cache: clients may keep it but must revalidate, counts change at any time.
     headers: { etag, 'cache-control': 'no-cache', 'content-type': 'application/json; charset=utf-8' },
   };
@@ -178,8 +209,6 @@ export function etagMatches(ifNoneMatch: string | null, etag: string): boolean {
 
 /** Filtered summaries kept at once; beyond this the oldest is dropped (filters are free text). */
 const MAX_FILTERED_ENTRIES = 256;
-/** How long a summary stays in Redis: only the current version is ever asked for, so briefly. */
-const REDIS_TTL_S = 60;
 
 /**
  * The summary cache. In memory per filter, for the current generation; `invalidate()`
@@ -223,11 +252,18 @@ export function createSummaryCache(deps: {
     return !first;
   }
 
-  async function fromRedis(origin: string, version: string): Promise<Summary | undefined> {
+  /** The shared summary and its remaining life (the key expires when time would change it). */
+  async function fromRedis(origin: string, version: string): Promise<TimedSummary | undefined> {
     if (!redis) return undefined;
     try {
-      const raw = await redis.get(redisKey(origin, version));
-      return raw ? (JSON.parse(raw) as Summary) : undefined;
+      const key = redisKey(origin, version);
+      const [[, raw], [, ttl]] = (await redis.multi().get(key).pttl(key).exec()) as [
+        [unknown, string | null],
+        [unknown, number],
+      ];
+      return raw && ttl > 0
+        ? { summary: JSON.parse(raw) as Summary, origin, expiresAt: Date.now() + ttl }
+        : undefined;
     } catch (err) {
       log.debug('dashboard summary: redis unavailable, reading the database', { err });
       return undefined;
@@ -244,7 +280,11 @@ export function createSummaryCache(deps: {
       const { version, origin } = await readVersionAndOrigin(sql);
       const bumped = observe(version);
       const current = entries.get('');
-      if (current?.entry.summary.version === version && current.entry.origin === origin) {
+      if (
+        current?.entry.summary.version === version &&
+        current.entry.origin === origin &&
+        current.entry.expiresAt > Date.now()
+      ) {
         // The invalidation was for a change that did not move the counts (a title edit).
         log.debug('dashboard summary revalidated', { version, duration_ms: ms(started) });
         return { entry: current.entry, bumped };
@@ -252,10 +292,10 @@ export function createSummaryCache(deps: {
       const shared = await fromRedis(origin, version);
       if (shared) {
         log.debug('dashboard summary from redis', { version, duration_ms: ms(started) });
-        return { entry: toEntry(shared, origin, key), bumped };
+        return { entry: toEntry(shared.summary, origin, key, shared.expiresAt), bumped };
       }
     }
-    const { summary, origin } = await computeSummaryWithOrigin(sql, filters);
+    const { summary, origin, expiresAt } = await computeTimedSummary(sql, filters);
     const bumped = observe(summary.version);
     log.debug('dashboard summary computed', {
       version: summary.version,
@@ -263,19 +303,18 @@ export function createSummaryCache(deps: {
       duration_ms: ms(started),
     });
     if (key === '' && redis) {
-      redis
-        .set(redisKey(origin, summary.version), JSON.stringify(summary), 'EX', REDIS_TTL_S)
-        .catch((err) => {
-          log.debug('dashboard summary: could not share through redis', { err });
-        });
+      const ttl = Math.max(1, expiresAt - Date.now());
+      redis.set(redisKey(origin, summary.version), JSON.stringify(summary), 'PX', ttl).catch((err) => {
+        log.debug('dashboard summary: could not share through redis', { err });
+      });
     }
-    return { entry: toEntry(summary, origin, key), bumped };
+    return { entry: toEntry(summary, origin, key, expiresAt), bumped };
   }
 
   /** The cached entry for these filters if it is current, without waiting. */
   function peek(filters: SummaryFilters): SummaryEntry | undefined {
     const hit = entries.get(filterKey(filters));
-    if (hit && hit.gen === generation) {
+    if (hit && hit.gen === generation && hit.entry.expiresAt > Date.now()) {
       recordSummaryCache(true);
       if (log.isLevelEnabled('debug'))
         log.debug('dashboard summary cache hit', { version: hit.entry.summary.version });

@@ -9,6 +9,7 @@ import type {
   TrendPoint as TrendDay,
   UserPrivate,
   UserPublic,
+  WorkloadEntry,
 } from '../../protocol/schemas';
 import { DIMENSIONS, type Filters } from './labels';
 
@@ -117,4 +118,11 @@ export async function fetchOnline(token: string): Promise<{ users: UserPublic[];
   const users = (await res.json()) as UserPublic[];
   const total = Number(res.headers.get('x-total-count') ?? users.length);
   return { users, total: Number.isFinite(total) ? total : users.length };
+}
+
+export async function fetchWorkload(token: string): Promise<{ entries: WorkloadEntry[]; total: number }> {
+  const res = await call('/api/v1/dashboard/workload?limit=50', { headers: bearer(token) });
+  const entries = (await res.json()) as WorkloadEntry[];
+  const total = Number(res.headers.get('x-total-count') ?? entries.length);
+  return { entries, total: Number.isFinite(total) ? total : entries.length };
 }

@@ -2,6 +2,7 @@ import type { DashboardSummary } from '../../protocol/schemas';
 import { barList } from './charts';
 import { byId, h, replace, show } from './dom';
 import { fmt, percent, timeOfDay } from './format';
+import { renderInsightFigures } from './insights';
 import {
   barRows,
   CATEGORY_BARS,
@@ -56,6 +57,7 @@ export function renderImpact(view: ImpactView, toggle: ToggleFilter): void {
   body.classList.toggle('stale', view.unreachable);
   byId('updated').textContent = view.updatedAt ? `Updated ${timeOfDay(view.updatedAt)}` : '';
   renderKpis(s, hasFilters(view.filters));
+  renderInsightFigures(s);
   renderNote(view, s);
   renderFilters(view, toggle);
   renderBars(s, 'status', 'chart-status');

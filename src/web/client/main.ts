@@ -2,6 +2,7 @@ import type { ServerFrame, ServerFrameData } from '../../protocol/frames';
 import { fetchMe, UnauthorizedError } from './api';
 import { Connection } from './connection';
 import { ImpactPanel } from './impact';
+import { WorkloadPanel } from './insights';
 import { PresenceFollower } from './presence-subscriptions';
 import { endReasonFor, SessionPanel } from './session';
 import { TeamPanel } from './team';
@@ -33,6 +34,7 @@ const session = new SessionPanel({
   ended() {
     connection.disconnect();
     team.reset();
+    workload.reset();
     connection.render();
   },
   changed: () => team.render(),
@@ -43,12 +45,17 @@ const team = new TeamPanel({
   // The people listed, and ourselves: our own arrival may not be in the first list yet.
   listed: (userIds) => follower.follow([...userIds, ...(session.current?.me ? [session.current.me.id] : [])]),
 });
+const workload = new WorkloadPanel({
+  token: () => session.current?.token,
+  unauthorized: () => session.end('expired'),
+});
 const connection = new Connection({
   frame: handleFrame,
   opened() {
     follower.reset();
     void team.refreshOnline();
     impact.refresh();
+    workload.schedule(0);
     void session.fillInName();
   },
   refused: checkToken,
@@ -74,6 +81,7 @@ function handleFrame(frame: ServerFrame): void {
   switch (frame.type) {
     case 'dashboard_summary':
       impact.applyPushed(frame.data.summary);
+      workload.schedule(); // every change (and overdue by time alone) is followed by a push
       break;
     case 'user_status_update':
       team.presence(frame.data);
@@ -122,6 +130,7 @@ async function checkToken(): Promise<'retry' | 'stop'> {
 }
 
 connection.render();
+workload.reset();
 impact.start();
 trend.schedule(0);
 trend.followWidth();
