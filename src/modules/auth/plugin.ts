@@ -24,7 +24,9 @@ export function authPlugin(tokens: TokenService) {
           throw new UnauthorizedError('The access token is invalid or has expired.', 'invalid_token');
         return { user };
       },
-      detail: { security: [{ bearerAuth: [] }] },
+      // Either scheme yields the same bearer token; listing both lets Swagger UI's Authorize
+      // (the OAuth2 password form) sign its "Try it out" requests.
+      detail: { security: [{ bearerAuth: [] }, { oauth2: [] }] },
     },
   });
 }

@@ -1,4 +1,5 @@
 import { Elysia, t } from 'elysia';
+import { docHeaders } from '../../http/openapi-vocabulary';
 import { errors } from '../../lib/schemas';
 import { Task } from '../../protocol/schemas';
 import type { Feature, Runtime } from '../../runtime';
@@ -21,8 +22,26 @@ export function createTasksFeature(rt: Pick<Runtime, 'tokens' | 'tasks'>) {
       {
         auth: true,
         body: CreateTaskBody,
-        response: { 201: Task, ...errors(401, 413, 422) },
-        detail: { summary: 'Create a task (created_by is the caller)' },
+        response: { 201: Task, ...errors(401, 413, 422, 503) },
+        detail: {
+          operationId: 'createTask',
+          summary: 'Create a task (created_by is the caller)',
+          description:
+            'Only `title` is required; status defaults to todo, priority to medium, category to general. `assignee_id` must name an existing user (else 422).',
+          requestBody: {
+            content: {
+              'application/json': {
+                example: {
+                  title: 'Write the release notes',
+                  priority: 'high',
+                  category: 'docs',
+                  due_date: '2026-12-01',
+                },
+              },
+            },
+          },
+          responses: { 201: { description: 'The new task.', headers: docHeaders.location } },
+        },
       },
     )
     .get(
@@ -36,22 +55,37 @@ export function createTasksFeature(rt: Pick<Runtime, 'tokens' | 'tasks'>) {
       {
         auth: true,
         query: ListTasksQuery,
-        response: { 200: t.Array(Task), ...errors(401, 422) },
-        detail: { summary: 'List tasks, newest first; X-Total-Count holds the number matching' },
+        response: { 200: t.Array(Task), ...errors(401, 422, 503) },
+        detail: {
+          operationId: 'listTasks',
+          summary: 'List tasks, newest first',
+          description: 'Filters combine with AND. X-Total-Count holds the number matching, over all pages.',
+          responses: { 200: { description: 'One page of matching tasks.', headers: docHeaders.totalCount } },
+        },
       },
     )
     .get('/:id', ({ params }) => tasks.get(params.id), {
       auth: true,
       params: TaskIdParams,
-      response: { 200: Task, ...errors(401, 404) },
-      detail: { summary: 'One task' },
+      response: { 200: Task, ...errors(401, 404, 503) },
+      detail: {
+        operationId: 'getTask',
+        summary: 'One task',
+        responses: { 200: { description: 'The task.' } },
+      },
     })
     .patch('/:id', ({ params, body }) => tasks.update(params.id, body), {
       auth: true,
       params: TaskIdParams,
       body: UpdateTaskBody,
-      response: { 200: Task, ...errors(401, 404, 413, 422) },
-      detail: { summary: 'Change any subset of a task’s fields' },
+      response: { 200: Task, ...errors(401, 404, 413, 422, 503) },
+      detail: {
+        operationId: 'updateTask',
+        summary: 'Change any subset of a task’s fields',
+        description: 'Entering `completed` sets completed_at; leaving it clears it.',
+        requestBody: { content: { 'application/json': { example: { status: 'completed' } } } },
+        responses: { 200: { description: 'The task after the change.' } },
+      },
     })
     .delete(
       '/:id',
@@ -62,8 +96,15 @@ export function createTasksFeature(rt: Pick<Runtime, 'tokens' | 'tasks'>) {
       {
         auth: true,
         params: TaskIdParams,
-        response: { 204: t.Void(), ...errors(401, 403, 404) },
-        detail: { summary: 'Delete a task (its creator or an admin)' },
+        response: { 204: t.Void(), ...errors(401, 403, 404, 503) },
+        detail: {
+          operationId: 'deleteTask',
+          summary: 'Delete a task (its creator or an admin)',
+          responses: {
+            204: { description: 'Deleted.' },
+            403: { description: 'Only its creator or an admin may delete a task (`forbidden`).' },
+          },
+        },
       },
     );
   return { name: 'tasks', routes } satisfies Feature;
