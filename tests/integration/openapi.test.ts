@@ -18,7 +18,6 @@ const server = await startTestServer();
 const api = apiClient(server.url);
 const ROOT = join(import.meta.dir, '..', '..');
 
-// biome-ignore lint/suspicious/noExplicitAny: a JSON document walked by the assertions below
 type Doc = any;
 const fetchDoc = async (): Promise<Doc> => (await fetch(`${server.url}/swagger/json`)).json();
 
