@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import { createApp } from './app';
+import { type AppOf, createApp } from './app';
 import type { Config } from './config';
 import { openDatabase, SERVER_SESSION_PREFIX } from './db/bootstrap';
 import { DEMO_PASSWORD, DEMO_USERS, seedDemoData } from './db/seed';
@@ -60,8 +60,11 @@ async function connectBus(config: Config, instanceId: string, log: Logger, clean
   return { redis, bus };
 }
 
-/** Every feature of the service, in mounting order (stopped in reverse). */
-function createFeatures(rt: Runtime): Feature[] {
+/**
+ * Every feature of the service, in mounting order (stopped in reverse). A tuple (`as const`),
+ * so `createApp` keeps each feature's route types and `App` types every route.
+ */
+function createFeatures(rt: Runtime) {
   return [
     createAuthFeature(rt),
     createUsersFeature(rt),
@@ -69,11 +72,19 @@ function createFeatures(rt: Runtime): Feature[] {
     createPresenceFeature(rt),
     createDashboardFeature(rt),
     createWebFeature(rt),
-  ];
+  ] as const satisfies readonly Feature[];
 }
 
+/** The whole HTTP app's type, for `treaty<App>()` from @elysiajs/eden. */
+export type App = AppOf<ReturnType<typeof createFeatures>>;
+
 /** Stop features in reverse, then stop accepting (in-flight requests finish), then close connections. */
-async function shutdown(rt: Runtime, features: Feature[], stopHttp: () => Promise<void>, cleanup: Cleanup[]) {
+async function shutdown(
+  rt: Runtime,
+  features: readonly Feature[],
+  stopHttp: () => Promise<void>,
+  cleanup: Cleanup[],
+) {
   rt.log.info('shutting down');
   for (const f of [...features].reverse()) {
     try {
@@ -124,7 +135,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const app = createApp(rt, features).listen({ port: config.port, hostname: config.host });
     const port = app.server!.port!;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-    for (const f of features) await f.start?.();
+    for (const f of features as readonly Feature[]) await f.start?.();
     log.info('listening', {
       url,
       database: rt.embedded ? 'embedded' : 'postgres',

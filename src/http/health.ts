@@ -30,7 +30,11 @@ export function healthPlugin(deps: { sql: Sql; redis: Redis | undefined; log: Lo
   return new Elysia({ name: 'hive.health', tags: ['operations'] })
     .get('/health', () => ({ status: 'ok' as const }), {
       response: t.Object({ status: t.Literal('ok') }),
-      detail: { summary: 'Liveness: 200 while the process runs' },
+      detail: {
+        operationId: 'getHealth',
+        summary: 'Liveness: 200 while the process runs',
+        description: 'Touches no dependency: for a process supervisor or a load balancer.',
+      },
     })
     .get(
       '/ready',
@@ -55,7 +59,13 @@ export function healthPlugin(deps: { sql: Sql; redis: Redis | undefined; log: Lo
           200: t.Object({ status: t.Literal('ready'), checks: t.Record(t.String(), t.String()) }),
           503: ErrorBody,
         },
-        detail: { summary: 'Readiness: 200 when the database (and Redis) answer, else 503' },
+        detail: {
+          operationId: 'getReady',
+          summary: 'Readiness: 200 when the database (and Redis) answer, else 503',
+          description:
+            'Checks PostgreSQL (and Redis when configured) with a 2 s timeout each; a 503 names the failed ones in `details`.',
+          responses: { 503: { description: 'A dependency is unreachable; `details.failed` names it.' } },
+        },
       },
     );
 }

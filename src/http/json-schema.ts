@@ -37,15 +37,25 @@ function literalUnion(schema: JsonSchema, anyOf: unknown[]): JsonSchema | undefi
   return { type: 'string', enum: anyOf.map((s) => (s as JsonSchema).const), ...outer };
 }
 
+/** `anyOf: [{type: "string", …}, {type: "null"}]` (`t.Nullable`) → `{type: ["string", "null"], …}`. */
+function nullableType(schema: JsonSchema, anyOf: unknown[]): JsonSchema | undefined {
+  if (anyOf.length !== 2) return undefined;
+  const nullAt = anyOf.findIndex((s) => isObject(s) && s.type === 'null' && Object.keys(s).length === 1);
+  const other = anyOf[1 - nullAt];
+  if (nullAt === -1 || !isObject(other) || typeof other.type !== 'string') return undefined;
+  const { anyOf: _, ...outer } = schema;
+  return { ...other, ...outer, type: [other.type, 'null'] };
+}
+
 /**
  * `anyOf: [{type: string, format: integer}, X]` (Elysia's coercion) → X with the outer
- * keywords; a union of literals → an enum.
+ * keywords; a union of literals → an enum; a nullable primitive → a type list.
  */
 function uncoerce(schema: JsonSchema): JsonSchema {
   const anyOf = schema.anyOf;
   if (!Array.isArray(anyOf)) return schema;
-  const literals = literalUnion(schema, anyOf);
-  if (literals) return literals;
+  const simpler = literalUnion(schema, anyOf) ?? nullableType(schema, anyOf);
+  if (simpler) return simpler;
   if (anyOf.length !== 2) return schema;
   const coercion = anyOf.findIndex(
     (s) => isObject(s) && s.type === 'string' && COERCED_FORMATS.has(String(s.format)),

@@ -1,6 +1,8 @@
 import { toOpenAPISchema } from '@elysiajs/openapi';
+import { Kind } from '@sinclair/typebox';
 import { type AnyElysia, Elysia, type InternalRoute } from 'elysia';
 import { ErrorBody } from '../protocol/schemas';
+import { ASYNCAPI_PATH } from './asyncapi';
 import { componentCollector, type JsonSchema, type NormaliseOptions, schemaOrRef } from './json-schema';
 import { HEADER_COMPONENTS, REQUEST_ID_HEADER, STATUS_DOCS, TAGS } from './openapi-vocabulary';
 import { swaggerUiPlugin } from './swagger-ui';
@@ -8,7 +10,6 @@ import { swaggerUiPlugin } from './swagger-ui';
 export { docHeaders } from './openapi-vocabulary';
 
 export const OPENAPI_PATH = '/swagger/json';
-export const ASYNCAPI_PATH = '/asyncapi.json';
 
 /**
  * The OpenAPI 3.1 document at `/swagger/json`, and Swagger UI at `/swagger`.
@@ -73,12 +74,24 @@ function openApiPath(path: string): string {
   return braces.length > 1 && braces.endsWith('/') ? braces.slice(0, -1) : braces;
 }
 
-function describeParameters(op: Operation, detail: RouteDetail, norm: NormaliseOptions) {
+/** The TypeBox schema a route declares for a query or path parameter, if any. */
+function declaredParameter(route: InternalRoute, where: unknown, name: string): unknown {
+  const holder = where === 'query' ? route.hooks.query : where === 'path' ? route.hooks.params : undefined;
+  return (holder as { properties?: Record<string, unknown> } | undefined)?.properties?.[name];
+}
+
+function describeParameters(
+  route: InternalRoute,
+  op: Operation,
+  detail: RouteDetail,
+  norm: NormaliseOptions,
+) {
   const own = detail.parameters ?? [];
   const generated = op.parameters === own ? [] : (op.parameters ?? []);
   const all = [
     ...generated.map((p) => {
-      const schema = schemaOrRef(p.schema, norm) as JsonSchema;
+      const declared = declaredParameter(route, p.in, String(p.name));
+      const schema = schemaOrRef(declared ?? p.schema, norm) as JsonSchema;
       const description = p.description ?? schema.description;
       return { ...p, ...(description ? { description } : {}), schema };
     }),
@@ -99,13 +112,24 @@ function describeRequestBody(route: InternalRoute, detail: RouteDetail, norm: No
   };
 }
 
-/** One response: our description and headers; the body schema normalised; none on 204/304. */
+/** The TypeBox schema a route declares for a status (a lone schema means 200). */
+function declaredResponse(route: InternalRoute, status: string): unknown {
+  const response = route.hooks.response as Record<string, unknown> | undefined;
+  if (!response || typeof response !== 'object') return undefined;
+  return Kind in response ? (status === '200' ? response : undefined) : response[status];
+}
+
+/**
+ * One response: our description and headers; the body schema normalised from the route's own
+ * TypeBox schema (the same path the AsyncAPI document takes); no body on 204/304.
+ */
 function describeResponse(
+  route: InternalRoute,
   status: string,
   generated: JsonSchema,
-  detail: RouteDetail,
   norm: NormaliseOptions,
 ) {
+  const detail = (route.hooks.detail ?? {}) as RouteDetail;
   const defaults = STATUS_DOCS[status];
   const own = detail.responses?.[status] ?? {};
   const headers = { ...REQUEST_ID_HEADER, ...defaults?.headers, ...(own.headers as object) };
@@ -121,7 +145,8 @@ function describeResponse(
   const isError = Number(status) >= 400;
   const described = media.map(([type, m]) => {
     const example = isError && type === 'application/json' ? defaults?.example : undefined;
-    return [type, { schema: schemaOrRef(m.schema, norm), ...(example ? { example } : {}) }];
+    const schema = schemaOrRef(declaredResponse(route, status) ?? m.schema, norm);
+    return [type, { schema, ...(example ? { example } : {}) }];
   });
   return {
     description,
@@ -134,30 +159,31 @@ function describeResponse(
 
 const ERROR_CONTENT = { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } };
 
-function describeResponses(op: Operation, hasBody: boolean, detail: RouteDetail, norm: NormaliseOptions) {
+function describeResponses(route: InternalRoute, op: Operation, hasBody: boolean, norm: NormaliseOptions) {
+  const detail = (route.hooks.detail ?? {}) as RouteDetail;
   const responses: Record<string, unknown> = {};
   for (const [status, generated] of Object.entries(op.responses ?? {}))
-    responses[status] = describeResponse(status, generated, detail, norm);
+    responses[status] = describeResponse(route, status, generated, norm);
   // Statuses only the metadata knows (e.g. 101 for the WebSocket upgrade) have no body.
   for (const status of Object.keys(detail.responses ?? {}))
-    responses[status] ??= describeResponse(status, {}, detail, norm);
+    responses[status] ??= describeResponse(route, status, {}, norm);
   // The body parser and the body limit are global plugins: every body route can answer these.
   if (hasBody)
     for (const status of ['400', '413'])
-      responses[status] ??= describeResponse(status, { content: ERROR_CONTENT }, detail, norm);
+      responses[status] ??= describeResponse(route, status, { content: ERROR_CONTENT }, norm);
   return Object.fromEntries(Object.entries(responses).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 function describeOperation(route: InternalRoute, op: Operation, norm: NormaliseOptions) {
   const detail = (route.hooks.detail ?? {}) as RouteDetail;
   const requestBody = describeRequestBody(route, detail, norm);
-  const parameters = describeParameters(op, detail, norm);
+  const parameters = describeParameters(route, op, detail, norm);
   const { parameters: _p, requestBody: _b, responses: _r, hide: _h, ...rest } = op;
   return {
     ...rest,
     ...(parameters ? { parameters } : {}),
     ...(requestBody ? { requestBody } : {}),
-    responses: describeResponses(op, requestBody !== undefined, detail, norm),
+    responses: describeResponses(route, op, requestBody !== undefined, norm),
     security: op.security ?? [],
   };
 }
@@ -199,12 +225,13 @@ export function buildOpenApiDocument(app: AnyElysia) {
  */
 export function openapiPlugin() {
   let cached: { routes: number; doc: ReturnType<typeof buildOpenApiDocument> } | undefined;
-  const plugin: AnyElysia = new Elysia({ name: 'hive.openapi' });
+  // Not typed AnyElysia: that would erase the route types of the whole app (see App in src/server.ts).
+  const plugin = new Elysia({ name: 'hive.openapi' });
   return plugin.use(swaggerUiPlugin(OPENAPI_PATH)).get(
     OPENAPI_PATH,
     () => {
       const routes = (plugin as unknown as { getGlobalRoutes(): InternalRoute[] }).getGlobalRoutes().length;
-      if (cached?.routes !== routes) cached = { routes, doc: buildOpenApiDocument(plugin) };
+      if (cached?.routes !== routes) cached = { routes, doc: buildOpenApiDocument(plugin as AnyElysia) };
       return cached.doc;
     },
     { detail: { hide: true } },

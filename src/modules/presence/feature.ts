@@ -48,7 +48,7 @@ const CLOSE_WAIT_MS = 1_000;
  * Live presence over WebSockets: the `/ws` route, presence bookkeeping (Redis or memory),
  * and fan-out of `presence` and `tasks` bus events to this instance's sockets.
  */
-export function createPresenceFeature(rt: Runtime): Feature {
+export function createPresenceFeature(rt: Runtime) {
   const { config, log, hub, bus } = rt;
   const store = rt.redis
     ? createRedisPresenceStore({
@@ -124,5 +124,5 @@ export function createPresenceFeature(rt: Runtime): Feature {
       await presence.stop();
       for (const unsubscribe of unsubscribers.splice(0)) unsubscribe();
     },
-  };
+  } satisfies Feature;
 }

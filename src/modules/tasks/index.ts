@@ -71,6 +71,7 @@ export function createTasksFeature(rt: Pick<Runtime, 'tokens' | 'tasks'>) {
       detail: {
         operationId: 'getTask',
         summary: 'One task',
+        description: 'Any signed-in user may read any task; an unknown or malformed id is 404.',
         responses: { 200: { description: 'The task.' } },
       },
     })
@@ -100,6 +101,7 @@ export function createTasksFeature(rt: Pick<Runtime, 'tokens' | 'tasks'>) {
         detail: {
           operationId: 'deleteTask',
           summary: 'Delete a task (its creator or an admin)',
+          description: 'Only its creator or an admin may delete a task; anyone signed in may change it.',
           responses: {
             204: { description: 'Deleted.' },
             403: { description: 'Only its creator or an admin may delete a task (`forbidden`).' },
