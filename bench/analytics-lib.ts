@@ -1,29 +1,14 @@
 /** Scratch databases and seeding for the analytics benchmarks (real PostgreSQL only). */
-import postgres from 'postgres';
-import { runMigrations } from '../src/db/migrate';
-import { silentLogger } from '../src/lib/logger';
+import type postgres from 'postgres';
+import { createScratchDatabase, runMigrations, silentLogger } from '../src/toolkit';
 
 export const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** A fresh, migrated database; `drop()` removes it. */
 export async function scratchDatabase(label: string) {
-  const name = `hive_bench_${label}_${Date.now().toString(36)}`;
-  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  await admin.end();
-  const u = new URL(ADMIN_URL);
-  u.pathname = `/${name}`;
-  const url = u.toString();
-  await runMigrations(url, silentLogger);
-  return {
-    name,
-    url,
-    async drop() {
-      const a = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
-      await a.unsafe(`drop database if exists ${name} with (force)`);
-      await a.end();
-    },
-  };
+  const db = await createScratchDatabase(ADMIN_URL, `hive_bench_${label}`);
+  await runMigrations(db.url, silentLogger);
+  return db;
 }
 
 /**

@@ -11,7 +11,7 @@
  */
 import type { Subprocess } from 'bun';
 import postgres from 'postgres';
-import { computeSummary } from '../src/modules/dashboard/service';
+import { computeSummary } from '../src/toolkit';
 import { scratchDatabase, seedTasks } from './analytics-lib';
 import {
   type LoadResult,

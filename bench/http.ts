@@ -17,7 +17,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import postgres from 'postgres';
-import { hashPassword } from '../src/modules/auth/passwords';
+import { createScratchDatabase, hashPassword } from '../src/toolkit';
 import { type LoadResult, load, numberArg, runHeader, stringArg, table } from './lib';
 import { BENCH_PASSWORD, BENCH_USERS, seedBench } from './seed';
 
@@ -128,19 +128,10 @@ async function main() {
   let databaseUrl = stringArg('database');
   let drop: (() => Promise<void>) | undefined;
   if (!databaseUrl) {
-    const name = `hive_bench_http_${Date.now().toString(36)}`;
-    const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
-    await admin.unsafe(`create database ${name}`);
-    await admin.end();
-    const u = new URL(ADMIN_URL);
-    u.pathname = `/${name}`;
-    databaseUrl = u.toString();
-    drop = async () => {
-      const a = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
-      await a.unsafe(`drop database if exists ${name} with (force)`);
-      await a.end();
-    };
-    console.error(`scratch database ${name}: seeding ${seedTasks.toLocaleString('en-US')} tasks`);
+    const scratch = await createScratchDatabase(ADMIN_URL, 'hive_bench_http');
+    databaseUrl = scratch.url;
+    drop = scratch.drop;
+    console.error(`scratch database ${scratch.name}: seeding ${seedTasks.toLocaleString('en-US')} tasks`);
     await seedBench(databaseUrl, seedTasks, 50_000);
   }
 

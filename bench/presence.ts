@@ -19,6 +19,7 @@ import os from 'node:os';
 import type { Subprocess } from 'bun';
 import Redis from 'ioredis';
 import postgres from 'postgres';
+import { createScratchDatabase } from '../src/toolkit';
 import { load, numberArg, round, runHeader, startBareJsonServer, summarise, table } from './lib';
 
 const args = process.argv.slice(2);
@@ -134,10 +135,8 @@ const sections: string[] = [];
 const log = (...a: unknown[]) => console.error('[bench:presence]', ...a);
 
 // Not "hive_…": other sessions on this shared server clean up scratch databases by that prefix.
-const dbName = `presencebench_${Date.now().toString(36)}`;
-const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
-await admin.unsafe(`create database ${dbName}`);
-const dbUrl = Object.assign(new URL(ADMIN_URL), { pathname: `/${dbName}` }).toString();
+const scratch = await createScratchDatabase(ADMIN_URL, 'presencebench');
+const dbUrl = scratch.url;
 const prefix = `hive-bench:${Date.now().toString(36)}:`;
 const serverEnv = {
   DATABASE_URL: dbUrl,
@@ -431,8 +430,7 @@ try {
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   await Promise.all(children.map((c) => c.exited));
-  await admin.unsafe(`drop database if exists ${dbName} with (force)`).catch(() => {});
-  await admin.end();
+  await scratch.drop().catch(() => {});
   const redis = new Redis(REDIS_URL);
   let cursor = '0';
   do {

@@ -11,10 +11,7 @@
  * Bench users (password `bench-password`): bench0@hive.local … bench9@hive.local.
  */
 import postgres from 'postgres';
-import { runMigrations } from '../src/db/migrate';
-import { createLogger } from '../src/lib/logger';
-import { hashPassword } from '../src/modules/auth/passwords';
-import { TASK_PRIORITIES, TASK_STATUSES } from '../src/protocol/schemas';
+import { createLogger, hashPassword, runMigrations, TASK_PRIORITIES, TASK_STATUSES } from '../src/toolkit';
 import { numberArg } from './lib';
 
 export const BENCH_PASSWORD = 'bench-password';

@@ -6,7 +6,7 @@ CREATE FUNCTION public.analytics__bump_version(announce boolean) RETURNS void
 begin
   insert into analytics_version as t (slot, v) values (pg_backend_pid() % 16, 1)
   on conflict (slot) do update set v = t.v + 1;
-  if announce or current_setting('application_name') not like 'hive %' then
+  if announce or not hive_is_server_session() then
     -- The same payload twice in one transaction is delivered once.
     perform pg_notify('hive_analytics', '');
   end if;
@@ -115,58 +115,10 @@ begin
 end;
 $$;
 
-CREATE FUNCTION public.task_counts__apply(statuses text[], priorities text[], categories text[], deltas bigint[]) RETURNS integer
-    LANGUAGE plpgsql
+CREATE FUNCTION public.hive_is_server_session() RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
-declare
-  s smallint := pg_backend_pid() % 16;
-  changed integer;
-  zs text[]; zp text[]; zc text[];
-begin
-  if coalesce(cardinality(deltas), 0) = 0 then return 0; end if;
-  with up as (
-    insert into task_counts as t (status, priority, category, slot, n)
-    select * from unnest(statuses, priorities, categories, array_fill(s, array[cardinality(deltas)]), deltas)
-    on conflict (status, priority, category, slot) do update set n = t.n + excluded.n
-    returning t.status, t.priority, t.category, t.n
-  )
-  select count(*), array_agg(status) filter (where n = 0), array_agg(priority) filter (where n = 0),
-         array_agg(category) filter (where n = 0)
-    from up into changed, zs, zp, zc;
-  if zs is not null then
-    delete from task_counts t
-     using unnest(zs, zp, zc) as z(status, priority, category)
-     where t.slot = s and t.status = z.status and t.priority = z.priority
-       and t.category = z.category and t.n = 0;
-  end if;
-  return changed;
-end;
-$$;
-
-CREATE FUNCTION public.task_daily__apply(days date[], created_deltas bigint[], completed_deltas bigint[]) RETURNS integer
-    LANGUAGE plpgsql
-    AS $$
-declare
-  s smallint := pg_backend_pid() % 16;
-  changed integer;
-  zd date[];
-begin
-  if coalesce(cardinality(days), 0) = 0 then return 0; end if;
-  with up as (
-    insert into task_daily as t (day, slot, created, completed)
-    select d, s, c, k from unnest(days, created_deltas, completed_deltas) as x(d, c, k)
-    on conflict (day, slot) do update
-      set created = t.created + excluded.created, completed = t.completed + excluded.completed
-    returning t.day, t.created, t.completed
-  )
-  select count(*), array_agg(day) filter (where created = 0 and completed = 0)
-    from up into changed, zd;
-  if zd is not null then
-    delete from task_daily t
-     where t.slot = s and t.day = any (zd) and t.created = 0 and t.completed = 0;
-  end if;
-  return changed;
-end;
+  select current_setting('application_name') like 'hive %'
 $$;
 
 CREATE FUNCTION public.tasks__count_changes() RETURNS trigger
@@ -265,7 +217,7 @@ begin
   if zd is not null then
     delete from task_daily t where t.slot = s and t.day = any (zd) and t.created = 0 and t.completed = 0;
   end if;
-  if bumped > 0 and current_setting('application_name') not like 'hive %' then
+  if bumped > 0 and not hive_is_server_session() then
     perform pg_notify('hive_analytics', '');
   end if;
   return null;

@@ -2,7 +2,7 @@ import type Redis from 'ioredis';
 import { type AppOf, createApp } from './app';
 import type { Config } from './config';
 import { openDatabase, SERVER_SESSION_PREFIX } from './db/bootstrap';
-import { DEMO_PASSWORD, DEMO_USERS, seedDemoData } from './db/seed';
+import { DEMO_PASSWORD, DEMO_USERS, seedDemoData } from './demo-seed';
 import { installFastFormats } from './lib/formats';
 import { createLogger, type Logger } from './lib/logger';
 import { connectRedis, createRedis } from './lib/redis';

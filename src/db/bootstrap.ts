@@ -6,10 +6,11 @@ import { runMigrations } from './migrate';
 
 /**
  * Sessions whose `application_name` starts with this are the server's own. The analytics
- * triggers skip `pg_notify` for them (see migrations/0007, `tasks__bump_version`): the
- * server announces its writes on the event bus, and a NOTIFYing transaction serialises at
- * commit (32 writers: 7,600 → 2,200 tx/s). Rename it here and in that trigger together, or
- * every write pays that price again.
+ * triggers skip `pg_notify` for them: the server announces its writes on the event bus, and a
+ * NOTIFYing transaction serialises at commit (32 writers: 7,600 → 2,200 tx/s). The SQL side
+ * of this rule is `hive_is_server_session()` (migrations/0020): change both together, or
+ * every write pays that price again (tests/integration/server-session.test.ts fails when
+ * they differ).
  */
 export const SERVER_SESSION_PREFIX = 'hive ';
 

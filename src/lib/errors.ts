@@ -1,5 +1,5 @@
 /**
- * One error vocabulary. Services throw these; `src/app.ts` maps them once, in `onError`,
+ * One error vocabulary. Services throw these; `src/http/error-mapper.ts` maps them once, in `onError`,
  * to the contract's body `{"error": {"code", "message", "details"?}}`.
  */
 export class AppError extends Error {
@@ -14,11 +14,6 @@ export class AppError extends Error {
   }
 }
 
-export class BadRequestError extends AppError {
-  constructor(message: string, details?: unknown) {
-    super(400, 'bad_request', message, details);
-  }
-}
 export class ValidationError extends AppError {
   constructor(message: string, details?: unknown) {
     super(422, 'validation_error', message, details);

@@ -17,7 +17,6 @@ export interface HubSocket {
 export interface SocketHub {
   add(socket: HubSocket): void;
   remove(connId: string): void;
-  get(connId: string): HubSocket | undefined;
   /** Serialise once, send to every local socket. */
   broadcast(frame: ServerFrame): void;
   size(): number;
@@ -36,7 +35,6 @@ export function createSocketHub(): SocketHub {
   return {
     add: (s) => void sockets.set(s.connId, s),
     remove: (id) => void sockets.delete(id),
-    get: (id) => sockets.get(id),
     broadcast(frame) {
       if (sockets.size === 0) return;
       const text = encodeFrame(frame);

@@ -4,7 +4,8 @@ import { renderPage } from './page';
 
 /**
  * The dashboard page at `/`: one static HTML shell, one script bundled by Bun from
- * `src/web/client/` at start-up (in memory, no build step, no dev server) and one stylesheet.
+ * `src/web/client/` at start-up (in memory, no build step, no dev server) and one stylesheet
+ * joined from `src/web/styles/`.
  * The HTML carries no data: the script fetches the public summary and renders every server
  * string with `textContent`, and the CSP forbids inline script, so injected markup cannot run.
  */
@@ -16,7 +17,14 @@ interface Asset {
 }
 
 const CLIENT_ENTRY = new URL('./client/main.ts', import.meta.url).pathname;
-const STYLESHEET = new URL('./app.css', import.meta.url).pathname;
+/**
+ * The stylesheet is kept by concern in `styles/` and served as one `app.css`, joined in this
+ * order (the cascade depends on it: the base first, narrow-screen overrides last). One file
+ * keeps the page at one stylesheet request under the CSP's `style-src 'self'`.
+ */
+const STYLESHEETS = ['base', 'shell', 'impact', 'charts', 'team', 'responsive'].map(
+  (name) => new URL(`./styles/${name}.css`, import.meta.url).pathname,
+);
 
 function etagOf(text: string): string {
   return `"${Bun.hash(text).toString(36)}"`;
@@ -35,7 +43,7 @@ async function buildAssets(): Promise<Map<string, Asset>> {
     throw new Error(`building the dashboard script failed: ${result.logs.map(String).join('\n')}`);
   }
   const script = await js.text();
-  const css = await Bun.file(STYLESHEET).text();
+  const css = (await Promise.all(STYLESHEETS.map((path) => Bun.file(path).text()))).join('\n');
   const assets = new Map<string, Asset>();
   assets.set('app.js', { body: script, type: 'text/javascript; charset=utf-8', etag: etagOf(script) });
   assets.set('app.css', { body: css, type: 'text/css; charset=utf-8', etag: etagOf(css) });

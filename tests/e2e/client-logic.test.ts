@@ -16,6 +16,23 @@ describe('dashboard page logic', () => {
     expect(delays.size).toBeGreaterThan(1);
   });
 
+  test('the page bundle carries no server libraries: protocol types are imported as types only', async () => {
+    // The same build src/web/feature.ts makes at start-up.
+    const result = await Bun.build({
+      entrypoints: [new URL('../../src/web/client/main.ts', import.meta.url).pathname],
+      target: 'browser',
+      format: 'esm',
+      minify: true,
+    });
+    expect(result.success).toBe(true);
+    const script = await result.outputs[0]!.text();
+    // TypeBox's runtime marks its schemas with this symbol; Elysia names itself in its errors.
+    expect(script).not.toContain('TypeBox.Kind');
+    expect(script).not.toContain('Elysia');
+    // ~24 KB today (20 KB before the split into modules); a server library pulled in would be 100s of KB.
+    expect(script.length).toBeLessThan(40_000);
+  });
+
   test('the CSP allows only same-origin script, style and connections, plus ws/wss of the host', () => {
     const csp = contentSecurityPolicy('hive.example:8443');
     expect(csp).toContain("default-src 'none'");

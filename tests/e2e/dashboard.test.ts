@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import type { Page } from 'playwright-core';
+import { CloseCodes } from '../../src/protocol/frames';
 import type { DashboardSummary as Summary } from '../../src/protocol/schemas';
 import { contentSecurityPolicy } from '../../src/web/feature';
 import { apiClient } from '../helpers/api';
@@ -325,9 +326,10 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard page', () => {
       const upstream = ws.connectToServer();
       if (!dropped) {
         dropped = true;
-        // Close shortly after open so the page sees a live connection vanish.
+        // Close shortly after open so the page sees a live connection vanish. With a code that
+        // advises reconnecting: 4001/4003 would (rightly) send the page back to the login form.
         setTimeout(() => {
-          void ws.close({ code: 4001, reason: 'test drop' });
+          void ws.close({ code: CloseCodes.goingAway.code, reason: 'test drop' });
           void upstream.close();
         }, 200);
       }

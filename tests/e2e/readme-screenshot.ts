@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config';
-import { DEMO_PASSWORD, DEMO_USERS } from '../../src/db/seed';
+import { DEMO_PASSWORD, DEMO_USERS } from '../../src/demo-seed';
 import { silentLogger } from '../../src/lib/logger';
 import { startServer } from '../../src/server';
 import { waitFor } from '../helpers/wait';

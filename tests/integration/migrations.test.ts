@@ -4,7 +4,7 @@ import postgres from 'postgres';
 import { createSql } from '../../src/db/client';
 import { startEmbeddedDatabase } from '../../src/db/embedded';
 import { runMigrations } from '../../src/db/migrate';
-import { DEMO_USERS } from '../../src/db/seed';
+import { DEMO_USERS } from '../../src/demo-seed';
 import { silentLogger } from '../../src/lib/logger';
 import { createTestDatabase } from '../helpers/db';
 import { REAL_DB } from '../helpers/env';

@@ -17,7 +17,7 @@ afterAll(async () => {
 });
 
 async function schemaCheck(cwd: string) {
-  const proc = Bun.spawn([process.execPath, 'scripts/schema-dump.ts', '--check'], {
+  const proc = Bun.spawn([process.execPath, 'src/cli/schema-dump.ts', '--check'], {
     cwd,
     env: { ...process.env, DATABASE_URL: TEST_DATABASE_URL },
     stdout: 'pipe',

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEMO_PASSWORD, DEMO_USERS } from '../../src/db/seed';
+import { DEMO_PASSWORD, DEMO_USERS } from '../../src/demo-seed';
 import { apiClient } from '../helpers/api';
 import { spawnServer } from '../helpers/process';
 

@@ -7,19 +7,13 @@ import {
   TASK_STATUSES,
   type TrendPoint,
 } from '../../protocol/schemas';
+import { taskFilterSql } from '../tasks/filters';
 import type { TaskFilters } from '../tasks/model';
 import type { TaskCounter } from '../tasks/service';
 import type { SummaryFilters } from './model';
 
 /** The channel the analytics triggers notify on for writes made outside the server (psql, imports). */
 export const ANALYTICS_CHANNEL = 'hive_analytics';
-
-function cubeFilter(sql: Queryable, f: SummaryFilters) {
-  return sql`
-    ${f.status ? sql`and status = ${f.status}` : sql``}
-    ${f.priority ? sql`and priority = ${f.priority}` : sql``}
-    ${f.category ? sql`and category = ${f.category}` : sql``}`;
-}
 
 /**
  * X-Total-Count for GET /tasks from the cube: exact (the triggers run in the writers'
@@ -30,11 +24,11 @@ export const countTasksFromCube: TaskCounter = async (sql, f: TaskFilters) => {
   if (f.assignee_id) {
     const [row] = await sql<{ n: number }[]>`
       select count(*)::int as n from tasks
-       where assignee_id = ${f.assignee_id} ${cubeFilter(sql, f)}`;
+       where true ${taskFilterSql(sql, f)}`;
     return row?.n ?? 0;
   }
   const [row] = await sql<{ n: number }[]>`
-    select coalesce(sum(n), 0)::float8 as n from task_counts where true ${cubeFilter(sql, f)}`;
+    select coalesce(sum(n), 0)::float8 as n from task_counts where true ${taskFilterSql(sql, f)}`;
   return row?.n ?? 0;
 };
 
@@ -61,7 +55,7 @@ export async function computeSummary(sql: Queryable, f: SummaryFilters): Promise
   const [row] = await sql<SummaryRow[]>`
     with c as (
       select status, priority, category, sum(n)::bigint as n
-        from task_counts where true ${cubeFilter(sql, f)}
+        from task_counts where true ${taskFilterSql(sql, f)}
        group by 1, 2, 3 having sum(n) <> 0
     )
     select (select coalesce(sum(v), 0)::text from analytics_version) as version,

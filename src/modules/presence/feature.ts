@@ -62,7 +62,6 @@ export function createPresenceFeature(rt: Runtime) {
   const presence = createPresenceService({
     store,
     users: rt.users,
-    sql: rt.sql,
     bus,
     log: log.child({ feature: 'presence' }),
     graceMs: config.presenceGraceMs,

@@ -1,4 +1,3 @@
-import type { Sql } from '../../db/client';
 import type { Logger } from '../../lib/logger';
 import type { UserStatus } from '../../protocol/schemas';
 import type { EventBus } from '../../realtime/bus';
@@ -123,7 +122,6 @@ function createTransitionWriter(deps: { users: UsersService; bus: EventBus; log:
 export interface PresenceServiceDeps {
   store: PresenceStore;
   users: UsersService;
-  sql: Sql;
   bus: EventBus;
   log: Logger;
   graceMs: number;
@@ -236,12 +234,12 @@ export function createPresenceService(deps: PresenceServiceDeps) {
     // then would re-send what is already on its way. The next period will look again.
     if (needsResync || writer.busy()) return;
     try {
-      const dbOnline = await deps.sql<{ id: string }[]>`select id from users where is_online`;
+      const dbOnline = await deps.users.onlineIds();
       // The snapshot's sequence number orders these fixes after every transition the snapshot
       // reflects and before any later one, so a fix can never undo a newer transition.
       const snapshot = await track(store.onlineUsers());
       const storeOnline = new Set(snapshot.users);
-      const dbOnlineIds = new Set(dbOnline.map((r) => r.id));
+      const dbOnlineIds = new Set(dbOnline);
       let fixed = 0;
       for (const id of dbOnlineIds) {
         if (!storeOnline.has(id) && !writer.has(id)) {
@@ -252,10 +250,9 @@ export function createPresenceService(deps: PresenceServiceDeps) {
       const missing = [...storeOnline].filter((id) => !dbOnlineIds.has(id) && !writer.has(id));
       if (missing.length > 0) {
         // Only users that exist; the store may name a user deleted since.
-        const rows = await deps.sql<{ id: string }[]>`
-          select id from users where id = any(${missing}::uuid[]) and not is_online`;
-        for (const r of rows) writer.enqueue(r.id, true, snapshot.seq);
-        fixed += rows.length;
+        const ids = await deps.users.offlineAmong(missing);
+        for (const id of ids) writer.enqueue(id, true, snapshot.seq);
+        fixed += ids.length;
       }
       if (fixed > 0) log.info('presence reconciled with the database', { fixed });
     } catch (err) {
@@ -264,8 +261,6 @@ export function createPresenceService(deps: PresenceServiceDeps) {
   }
 
   return {
-    timings,
-
     connect(connId: string, userId: string): void {
       live.set(connId, userId);
       void track(store.connect(connId, userId))
@@ -323,9 +318,6 @@ export function createPresenceService(deps: PresenceServiceDeps) {
       await store.removeInstance().catch((err) => log.warn('presence: could not leave the store', { err }));
       await writer.idle(5_000);
     },
-
-    /** For tests and benchmarks: counts of what this instance holds. */
-    stats: () => ({ connections: live.size, needsResync }),
   };
 }
 

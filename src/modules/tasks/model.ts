@@ -1,4 +1,5 @@
 import { t } from 'elysia';
+import { Pagination } from '../../lib/schemas';
 import { Id, Priority, Status } from '../../protocol/schemas';
 
 export const Category = t.String({ minLength: 1, maxLength: 50, pattern: '\\S' });
@@ -34,8 +35,7 @@ export const ListTasksQuery = t.Object({
   priority: t.Optional(Priority),
   category: t.Optional(Category),
   assignee_id: t.Optional(Id),
-  limit: t.Optional(t.Integer({ minimum: 1, maximum: 500, default: 100 })),
-  offset: t.Optional(t.Integer({ minimum: 0, maximum: 10_000_000, default: 0 })),
+  ...Pagination,
 });
 export type TaskFilters = Pick<
   typeof ListTasksQuery.static,

@@ -1,9 +1,11 @@
 import type { Queryable, Sql } from '../../db/client';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../lib/errors';
+import { isCalendarDate } from '../../lib/formats';
 import { iso, UUID_RE } from '../../lib/schemas';
 import type { Task } from '../../protocol/schemas';
 import type { EventBus } from '../../realtime/bus';
 import type { AuthUser } from '../auth/plugin';
+import { taskFilterSql } from './filters';
 import type { CreateTaskBody, TaskFilters, UpdateTaskBody } from './model';
 
 interface TaskRow {
@@ -44,20 +46,6 @@ export function toTask(row: TaskRow): Task {
  */
 export type TaskCounter = (sql: Queryable, filters: TaskFilters) => Promise<number>;
 
-const countByScan: TaskCounter = async (sql, f) => {
-  const [row] = await sql<{ n: number }[]>`
-    select count(*)::int as n from tasks where true ${filterFragment(sql, f)}`;
-  return row?.n ?? 0;
-};
-
-function filterFragment(sql: Queryable, f: TaskFilters) {
-  return sql`
-    ${f.status ? sql`and status = ${f.status}` : sql``}
-    ${f.priority ? sql`and priority = ${f.priority}` : sql``}
-    ${f.category ? sql`and category = ${f.category}` : sql``}
-    ${f.assignee_id ? sql`and assignee_id = ${f.assignee_id}` : sql``}`;
-}
-
 function parseDueDate(value: string | null | undefined): Date | null | undefined {
   if (value === undefined || value === null) return value;
   const d = new Date(value);
@@ -65,18 +53,13 @@ function parseDueDate(value: string | null | undefined): Date | null | undefined
     throw new ValidationError('due_date is not a valid date.');
   }
   // Bun's Date rolls impossible days over ('2030-02-31' becomes 3 March) instead of
-  // refusing them, and the schema's date format checks shape only: check the calendar day.
-  const [, y, m, day] = /^(\d{4})-(\d{2})-(\d{2})/.exec(value) ?? [];
-  const calendar = new Date(Date.UTC(Number(y), Number(m) - 1, Number(day)));
-  if (!y || calendar.getUTCMonth() !== Number(m) - 1 || calendar.getUTCDate() !== Number(day)) {
-    throw new ValidationError('due_date is not a valid date.');
-  }
+  // refusing them, and a date-time's format checks shape only: check the calendar day.
+  if (!isCalendarDate(value.slice(0, 10))) throw new ValidationError('due_date is not a valid date.');
   return d;
 }
 
-export function createTasksService(deps: { sql: Sql; bus: EventBus; countTasks?: TaskCounter }) {
-  const { sql, bus } = deps;
-  const countTasks = deps.countTasks ?? countByScan;
+export function createTasksService(deps: { sql: Sql; bus: EventBus; countTasks: TaskCounter }) {
+  const { sql, bus, countTasks } = deps;
 
   async function assertAssignee(tx: Queryable, assigneeId: string | null | undefined) {
     if (!assigneeId) return;
@@ -108,7 +91,7 @@ export function createTasksService(deps: { sql: Sql; bus: EventBus; countTasks?:
     ): Promise<{ items: Task[]; total: number }> {
       const [rows, total] = await Promise.all([
         sql<TaskRow[]>`
-          select * from tasks where true ${filterFragment(sql, filters)}
+          select * from tasks where true ${taskFilterSql(sql, filters)}
           order by created_at desc, id desc
           limit ${limit} offset ${offset}`,
         countTasks(sql, filters),

@@ -1,4 +1,5 @@
 import { t } from 'elysia';
+import { Pagination } from '../../lib/schemas';
 
 export const Password = t.String({ minLength: 8, maxLength: 256, description: '8 to 256 characters' });
 export const FullName = t.String({ minLength: 1, maxLength: 100, pattern: '\\S' });
@@ -15,7 +16,4 @@ export const UpdateMeBody = t.Object({
 });
 export type UpdateMeBody = typeof UpdateMeBody.static;
 
-export const OnlineQuery = t.Object({
-  limit: t.Optional(t.Integer({ minimum: 1, maximum: 500, default: 100 })),
-  offset: t.Optional(t.Integer({ minimum: 0, default: 0 })),
-});
+export const OnlineQuery = t.Object({ ...Pagination });

@@ -1,7 +1,7 @@
 import type { Sql } from '../../db/client';
 import { NotFoundError, UnauthorizedError } from '../../lib/errors';
 import { iso } from '../../lib/schemas';
-import type { UserPrivate, UserPublic, UserStatus } from '../../protocol/schemas';
+import type { Role, UserPrivate, UserPublic, UserStatus } from '../../protocol/schemas';
 import { hashPassword, verifyPassword } from '../auth/passwords';
 
 export interface UserRow {
@@ -9,7 +9,7 @@ export interface UserRow {
   email: string;
   password_hash: string;
   full_name: string;
-  role: 'admin' | 'member';
+  role: Role;
   is_active: boolean;
   is_online: boolean;
   last_seen_at: Date | null;
@@ -114,6 +114,19 @@ export function createUsersService(sql: Sql) {
         is_online: r.is_online,
         last_seen_at: iso(r.last_seen_at),
       }));
+    },
+
+    /** Ids of the users the database marks online (presence reconciliation compares them with the store). */
+    async onlineIds(): Promise<string[]> {
+      const rows = await sql<{ id: string }[]>`select id from users where is_online`;
+      return rows.map((r) => r.id);
+    },
+
+    /** Of these ids, the users that exist and are marked offline (the store may name a user deleted since). */
+    async offlineAmong(ids: string[]): Promise<string[]> {
+      const rows = await sql<{ id: string }[]>`
+        select id from users where id = any(${ids}::uuid[]) and not is_online`;
+      return rows.map((r) => r.id);
     },
 
     async listOnline(limit: number, offset: number): Promise<{ items: UserPublic[]; total: number }> {

@@ -1,53 +1,16 @@
 /**
  * The page's view of the HTTP API (see CONTRACT.md). Every failure becomes one of three
  * kinds the page can show plainly: not signed in (401), unreachable (network error or 5xx),
- * or a request the server refused (4xx with the contract's error body).
+ * or a request the server refused (4xx with the contract's error body). Resource types come
+ * from the protocol's schemas as types only: the page bundle carries no TypeBox or Elysia.
  */
-
-export interface Summary {
-  total_tasks: number;
-  completed_tasks: number;
-  completion_rate: number;
-  active_users: number;
-  online_users: number;
-  tasks_by_status: Record<string, number>;
-  tasks_by_priority: Record<string, number>;
-  tasks_by_category: Record<string, number>;
-  generated_at: string;
-  version: string;
-}
-
-export interface TrendDay {
-  date: string;
-  created: number;
-  completed: number;
-}
-
-export interface UserPublic {
-  id: string;
-  full_name: string;
-  role: string;
-  is_online: boolean;
-  last_seen_at: string | null;
-}
-
-export interface UserPrivate extends UserPublic {
-  email: string;
-}
-
-export interface Task {
-  id: string;
-  title: string;
-  status: string;
-  priority: string;
-  category: string;
-}
-
-export interface Filters {
-  status?: string;
-  priority?: string;
-  category?: string;
-}
+import type {
+  DashboardSummary as Summary,
+  TrendPoint as TrendDay,
+  UserPrivate,
+  UserPublic,
+} from '../../protocol/schemas';
+import { DIMENSIONS, type Filters } from './labels';
 
 export class UnauthorizedError extends Error {
   override name = 'UnauthorizedError';
@@ -104,7 +67,7 @@ function bearer(token: string): HeadersInit {
 
 export function summaryPath(filters: Filters): string {
   const params = new URLSearchParams();
-  for (const key of ['status', 'priority', 'category'] as const) {
+  for (const key of DIMENSIONS) {
     const value = filters[key];
     if (value !== undefined) params.set(key, value);
   }

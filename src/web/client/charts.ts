@@ -1,5 +1,6 @@
-import type { TrendDay } from './api';
-import { fmt, h, svg } from './dom';
+import type { TrendPoint as TrendDay } from '../../protocol/schemas';
+import { h, svg } from './dom';
+import { fmt } from './format';
 
 export interface BarRow {
   key: string;

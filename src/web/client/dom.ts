@@ -58,29 +58,3 @@ export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
 export function show(el: HTMLElement, visible: boolean): void {
   el.hidden = !visible;
 }
-
-const numberFormat = new Intl.NumberFormat('en');
-export const fmt = (n: number): string => numberFormat.format(n);
-
-export function percent(rate: number): string {
-  if (!Number.isFinite(rate)) return '0%';
-  const p = rate * 100;
-  return `${p > 0 && p < 1 ? p.toFixed(1) : Math.round(p)}%`;
-}
-
-export function timeOfDay(iso: string | Date): string {
-  const d = typeof iso === 'string' ? new Date(iso) : iso;
-  return Number.isNaN(d.getTime())
-    ? ''
-    : d.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit' });
-}
-
-export function relativeTime(iso: string | null): string {
-  if (!iso) return 'never';
-  const seconds = Math.round((Date.now() - new Date(iso).getTime()) / 1000);
-  if (!Number.isFinite(seconds)) return '';
-  if (seconds < 45) return 'just now';
-  if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
-  if (seconds < 86_400) return `${Math.round(seconds / 3600)} h ago`;
-  return `${Math.round(seconds / 86_400)} d ago`;
-}

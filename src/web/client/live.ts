@@ -1,20 +1,27 @@
 /**
  * The page's WebSocket: `/ws?token=…` (the only URL that ever carries the token), JSON
- * frames, a ping every 20 s, and reconnection with jittered exponential backoff so a
- * restarted server is not hit by every open tab in the same instant.
+ * frames, a ping every 20 s, and after a close what the close code advises
+ * (src/protocol/frames.ts `CloseCodes`): sign in again, stop, or reconnect with jittered
+ * exponential backoff so a restarted server is not hit by every open tab in the same instant.
  */
-import { type ClientFrame, CloseCodes, type ServerFrame } from '../../protocol/frames';
+import { afterClose, type ClientFrame, CloseCodes, type ServerFrame } from '../../protocol/frames';
 
-/** A frame from the server, as declared in src/protocol/frames.ts. */
-export type LiveFrame = ServerFrame;
+/** How often the page polls the summary while it has no open socket. */
+export const POLL_MS = 5_000;
 
-export type LiveState = 'connecting' | 'open' | 'reconnecting';
+/** `stopped`: the server closed the socket and advised not to reconnect. */
+export type LiveState = 'connecting' | 'open' | 'reconnecting' | 'stopped';
 
 export interface LiveHandlers {
-  onFrame(frame: LiveFrame): void;
+  onFrame(frame: ServerFrame): void;
   onState(state: LiveState, detail: { attempt: number; retryInMs?: number }): void;
-  /** The socket closed without ever opening: the token may be expired (the server refuses with 401). */
+  /**
+   * The socket closed without ever opening. The server refuses an expired or forged token
+   * with 401 before the upgrade, which a browser cannot see: the handler finds out.
+   */
   onRefused(): Promise<'retry' | 'stop'>;
+  /** The server closed the socket because the token is no longer good (4001, 4003). */
+  onSignInNeeded(closeCode: number): void;
 }
 
 const PING_EVERY_MS = 20_000;
@@ -80,9 +87,9 @@ export class LiveConnection {
     socket.onmessage = (event) => {
       if (this.socket !== socket) return;
       this.lastFrameAt = Date.now();
-      let frame: LiveFrame;
+      let frame: ServerFrame;
       try {
-        frame = JSON.parse(String(event.data)) as LiveFrame;
+        frame = JSON.parse(String(event.data)) as ServerFrame;
       } catch {
         return; // not ours to interpret
       }
@@ -90,16 +97,23 @@ export class LiveConnection {
     };
     // An error is always followed by close; the close handler decides what to do.
     socket.onerror = () => {};
-    socket.onclose = () => {
+    socket.onclose = (event) => {
       if (this.socket !== socket) return;
       clearInterval(this.pingTimer);
       this.socket = undefined;
       if (this.stopped) return;
-      void this.afterClose(opened);
+      void this.afterClose(opened, event.code);
     };
   }
 
-  private async afterClose(wasOpen: boolean): Promise<void> {
+  private async afterClose(wasOpen: boolean, code: number): Promise<void> {
+    const advice = afterClose(code);
+    if (advice !== 'reconnect') {
+      this.stopped = true;
+      if (advice === 'sign_in') this.handlers.onSignInNeeded(code);
+      else this.handlers.onState('stopped', { attempt: this.attempt });
+      return;
+    }
     if (!wasOpen && (await this.handlers.onRefused()) === 'stop') {
       this.stopped = true;
       return;

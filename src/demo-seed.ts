@@ -1,7 +1,7 @@
-import type { Logger } from '../lib/logger';
-import { hashPassword } from '../modules/auth/passwords';
-import { TASK_PRIORITIES, TASK_STATUSES } from '../protocol/schemas';
-import type { Sql } from './client';
+import type { Sql } from './db/client';
+import type { Logger } from './lib/logger';
+import { hashPassword } from './modules/auth/passwords';
+import { TASK_PRIORITIES, TASK_STATUSES } from './protocol/schemas';
 
 export const DEMO_PASSWORD = 'hive-demo-password';
 export const DEMO_USERS = [

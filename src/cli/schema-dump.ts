@@ -5,22 +5,18 @@
  * shows a reader the whole schema. Needs pg_dump on PATH.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import postgres from 'postgres';
-import { runMigrations } from '../src/db/migrate';
-import { silentLogger } from '../src/lib/logger';
+import { runMigrations } from '../db/migrate';
+import { createScratchDatabase } from '../db/scratch';
+import { silentLogger } from '../lib/logger';
 
-const SCHEMA_FILE = new URL('../sql/schema.sql', import.meta.url);
+const SCHEMA_FILE = new URL('../../sql/schema.sql', import.meta.url);
 const check = process.argv.includes('--check');
 const base =
   process.env.DATABASE_URL || process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
-const name = `hive_schema_${Date.now().toString(36)}`;
-const admin = postgres(base, { max: 1, onnotice: () => {} });
-await admin.unsafe(`create database ${name}`);
-const url = new URL(base);
-url.pathname = `/${name}`;
+const scratch = await createScratchDatabase(base, 'hive_schema');
 let dump: string;
 try {
-  await runMigrations(url.toString(), silentLogger);
+  await runMigrations(scratch.url, silentLogger);
   const proc = Bun.spawn(
     [
       'pg_dump',
@@ -29,7 +25,7 @@ try {
       '--no-privileges',
       '--no-comments',
       '--exclude-table=pgmigrations*',
-      url.toString(),
+      scratch.url,
     ],
     { stdout: 'pipe', stderr: 'inherit' },
   );
@@ -37,8 +33,7 @@ try {
   if ((await proc.exited) !== 0) throw new Error('pg_dump failed');
   dump = normalise(raw);
 } finally {
-  await admin.unsafe(`drop database if exists ${name} with (force)`);
-  await admin.end();
+  await scratch.drop();
 }
 
 /** Drop what varies between pg_dump runs and versions: comments, SET lines, blank runs. */

@@ -1,7 +1,7 @@
 /** `npm run migrate`: apply pending migrations to DATABASE_URL (or the embedded database). */
 import { loadConfig } from '../config';
+import { openDatabase } from '../db/bootstrap';
 import { createLogger } from '../lib/logger';
-import { openDatabase } from './bootstrap';
 
 const config = loadConfig();
 const log = createLogger(config.logLevel, { component: 'migrate' });

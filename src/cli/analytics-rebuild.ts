@@ -5,9 +5,9 @@
  * `--check` only checks. Uses DATABASE_URL, or the embedded database under HIVE_DATA_DIR
  * (stop the server first: the embedded database takes one process).
  */
-import { loadConfig } from '../src/config';
-import { openDatabase } from '../src/db/bootstrap';
-import { createLogger } from '../src/lib/logger';
+import { loadConfig } from '../config';
+import { openDatabase } from '../db/bootstrap';
+import { createLogger } from '../lib/logger';
 
 const checkOnly = process.argv.includes('--check');
 const config = loadConfig();
