@@ -100,8 +100,8 @@ describe('the AsyncAPI document', () => {
     await api.patch(`/api/v1/tasks/${task.body.id}`, { status: 'completed' }, alice.token);
     await api.delete(`/api/v1/tasks/${task.body.id}`, alice.token);
     await bobSocket.close();
-    // Every frame type this session can cause (the presence ones beyond user_status_update
-    // need a large team or a subscription; their schemas are checked by the compiler).
+    // Every frame type this session can cause; frames that need more (a large team, a
+    // subscription) have their payload schemas checked against their types by the compiler.
     const expected = [
       'pong',
       'error',
