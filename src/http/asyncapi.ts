@@ -51,6 +51,7 @@ function exampleOf(schema: unknown, components: Record<string, JsonSchema>): unk
   if (Array.isArray(s.enum)) return s.enum[0];
   if (s.const !== undefined) return s.const;
   if (s.format === 'uuid') return '0b6f8c2e-3f5d-4c9a-9d7e-2b1a6c4e8f10';
+  if (s.type === 'array') return [exampleOf(s.items ?? {}, components)];
   if (s.type === 'object') {
     const properties = (s.properties ?? {}) as Record<string, unknown>;
     return Object.fromEntries(Object.entries(properties).map(([k, v]) => [k, exampleOf(v, components)]));

@@ -68,7 +68,8 @@ describe('the AsyncAPI document', () => {
     expect(readme.includes('/asyncapi.json'), 'README links the AsyncAPI document').toBe(true);
   });
 
-  test('real frames of every kind match their message schema', async () => {
+  /** Checks a frame against its message's payload schema in the served document. */
+  async function frameChecker() {
     const doc = await getJson('/asyncapi.json');
     const ajv = new Ajv2020({ allErrors: true, strictTypes: false });
     addFormats(ajv);
@@ -88,7 +89,17 @@ describe('the AsyncAPI document', () => {
       const validate = validators[frame.type]!;
       expect(validate(frame), `${frame.type}: ${ajv.errorsText(validate.errors)}`).toBe(true);
     };
+    return { doc, check };
+  }
 
+  test('every message example matches its own payload schema', async () => {
+    const { doc, check } = await frameChecker();
+    for (const message of Object.values(doc.components.messages as Record<string, Doc>))
+      check(message.examples[0].payload);
+  });
+
+  test('real frames of every kind match their message schema', async () => {
+    const { check } = await frameChecker();
     const alice = await api.newUser('Alice Frames');
     const bob = await api.newUser('Bob Frames');
     const socket = await openSocket(server.wsUrl, alice.token);
