@@ -257,6 +257,15 @@ begin
 end;
 $$;
 
+CREATE FUNCTION public.users__bump_token_version() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+begin
+  new.token_version := old.token_version + 1;
+  return new;
+end;
+$$;
+
 CREATE FUNCTION public.users__count_changes() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -361,6 +370,7 @@ CREATE TABLE public.users (
     is_online boolean DEFAULT false NOT NULL,
     last_seen_at timestamp with time zone,
     presence_seq bigint,
+    token_version integer DEFAULT 0 NOT NULL,
     CONSTRAINT users_email_check CHECK (((email = lower(email)) AND ((char_length(email) >= 3) AND (char_length(email) <= 254)))),
     CONSTRAINT users_full_name_check CHECK (((char_length(full_name) >= 1) AND (char_length(full_name) <= 100))),
     CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['admin'::text, 'member'::text])))
@@ -403,6 +413,8 @@ CREATE INDEX users_online_name_idx ON public.users USING btree (full_name, id) W
 CREATE TRIGGER _100_tasks_server_columns BEFORE INSERT OR UPDATE ON public.tasks FOR EACH ROW EXECUTE FUNCTION public.tasks__set_server_columns();
 
 CREATE TRIGGER _100_users_updated_at BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION public.users__touch_updated_at();
+
+CREATE TRIGGER _200_users_token_version BEFORE UPDATE OF password_hash, role, is_active ON public.users FOR EACH ROW WHEN (((old.password_hash IS DISTINCT FROM new.password_hash) OR (old.role IS DISTINCT FROM new.role) OR (old.is_active IS DISTINCT FROM new.is_active))) EXECUTE FUNCTION public.users__bump_token_version();
 
 CREATE TRIGGER _500_tasks_count_delete AFTER DELETE ON public.tasks REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tasks__count_changes();
 

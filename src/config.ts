@@ -36,6 +36,17 @@ export interface Config {
   maxBodyBytes: number;
   /** Login attempts allowed per IP and email per minute before 429. */
   loginRateLimitPerMinute: number;
+  /**
+   * Origins (scheme://host[:port]) whose browser apps may call the API; `*` allows any.
+   * Default none: same-origin only, since tokens are bearer tokens a foreign page should
+   * not be able to use without the operator saying so.
+   */
+  corsOrigins: string[];
+  /**
+   * Bearer token that `GET /metrics` requires. Unset (default): only loopback clients may
+   * read it, so a fresh install does not publish its internals to the network.
+   */
+  metricsToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -66,6 +77,33 @@ function readBool(env: Env, name: string, fallback: boolean): boolean {
   if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
   if (['0', 'false', 'no', 'off'].includes(raw)) return false;
   throw new ConfigError(name, `expected true or false, got "${env[name]}"`);
+}
+
+/** A comma-separated list of origins: each `*` or a bare scheme://host[:port] (no path). */
+function readOrigins(env: Env, name: string): string[] {
+  const items = (env[name] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return items.map((item) => {
+    if (item === '*') return item;
+    let url: URL;
+    try {
+      url = new URL(item);
+    } catch {
+      throw new ConfigError(name, `"${item}" is not an origin such as https://app.example.com`);
+    }
+    if (!['http:', 'https:'].includes(url.protocol) || url.origin !== item.replace(/\/$/, ''))
+      throw new ConfigError(name, `"${item}" is not an origin such as https://app.example.com (no path)`);
+    return url.origin;
+  });
+}
+
+function readSecret(env: Env, name: string, minLength: number): string | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  if (raw.length < minLength) throw new ConfigError(name, `must be at least ${minLength} characters`);
+  return raw;
 }
 
 function readUrl(env: Env, name: string, protocols: string[]): string | undefined {
@@ -118,5 +156,7 @@ export function loadConfig(env: Env = process.env): Config {
     seedDemo: readBool(env, 'HIVE_SEED_DEMO', !production),
     maxBodyBytes: readInt(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     loginRateLimitPerMinute: readInt(env, 'LOGIN_RATE_LIMIT_PER_MINUTE', 10, 1, 1_000_000),
+    corsOrigins: readOrigins(env, 'CORS_ORIGINS'),
+    metricsToken: readSecret(env, 'METRICS_TOKEN', 16),
   };
 }

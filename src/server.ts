@@ -3,10 +3,14 @@ import { type AppOf, createApp } from './app';
 import type { Config } from './config';
 import { openDatabase, SERVER_SESSION_PREFIX } from './db/bootstrap';
 import { DEMO_PASSWORD, DEMO_USERS, seedDemoData } from './demo-seed';
+import { createMetricsFeature } from './http/metrics';
 import { installFastFormats } from './lib/formats';
 import { createLogger, type Logger } from './lib/logger';
 import { connectRedis, createRedis } from './lib/redis';
 import { createAuthFeature } from './modules/auth';
+import { createAccountCache } from './modules/auth/accounts';
+import { passwordGate } from './modules/auth/passwords';
+import { createSessionsFeature } from './modules/auth/sessions';
 import { createTokenService } from './modules/auth/tokens';
 import { createDashboardFeature } from './modules/dashboard/feature';
 import { countTasksFromCube } from './modules/dashboard/service';
@@ -72,6 +76,8 @@ function createFeatures(rt: Runtime) {
     createPresenceFeature(rt),
     createDashboardFeature(rt),
     createWebFeature(rt),
+    createSessionsFeature({ hub: rt.hub, accounts: rt.tokens.accounts, log: rt.log }),
+    createMetricsFeature(rt, passwordGate),
   ] as const satisfies readonly Feature[];
 }
 
@@ -127,7 +133,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       redis,
       bus,
       hub: createSocketHub(),
-      tokens: createTokenService(config),
+      tokens: createTokenService(config, createAccountCache(sql)),
       users: createUsersService(sql),
       tasks: createTasksService({ sql, bus, countTasks: countTasksFromCube }),
     };

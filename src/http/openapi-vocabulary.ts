@@ -98,6 +98,16 @@ export const STATUS_DOCS: Record<string, StatusDoc> = {
       },
     },
   },
+  '415': {
+    description:
+      'The body is not `application/json` (the login also takes `application/x-www-form-urlencoded`) (`unsupported_media_type`).',
+    example: {
+      error: {
+        code: 'unsupported_media_type',
+        message: 'Send the body as application/json, not "text/plain".',
+      },
+    },
+  },
   '422': {
     description:
       'A field is missing, of the wrong type or out of range (`validation_error`); `details` lists each problem with its JSON pointer.',

@@ -22,7 +22,7 @@ export const OPENAPI_PATH = '/swagger/json';
  * - request bodies get their schema back (the generator drops it when a global body parser is
  *   installed, as ./body-limit.ts does), as JSON, plus the media types and examples a route's
  *   `detail.requestBody` lists (the login form);
- * - statuses every body route can answer (400 `invalid_body`, 413) and the `X-Request-Id`
+ * - statuses every body route can answer (400 `invalid_body`, 413, 415) and the `X-Request-Id`
  *   header every response carries are added here, once, as the plugins that cause them are
  *   global; descriptions, examples and headers per status come from ./openapi-vocabulary.ts
  *   and from the route's `detail.responses`;
@@ -167,9 +167,10 @@ function describeResponses(route: InternalRoute, op: Operation, hasBody: boolean
   // Statuses only the metadata knows (e.g. 101 for the WebSocket upgrade) have no body.
   for (const status of Object.keys(detail.responses ?? {}))
     responses[status] ??= describeResponse(route, status, {}, norm);
-  // The body parser and the body limit are global plugins: every body route can answer these.
+  // The body parser, the body limit and the JSON-only rule are global plugins: every body
+  // route can answer these.
   if (hasBody)
-    for (const status of ['400', '413'])
+    for (const status of ['400', '413', '415'])
       responses[status] ??= describeResponse(route, status, { content: ERROR_CONTENT }, norm);
   return Object.fromEntries(Object.entries(responses).sort(([a], [b]) => a.localeCompare(b)));
 }

@@ -15,6 +15,8 @@ import { UUID_RE } from './schemas';
 const EMAIL =
   /^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const STRICT_INTEGER = /^-?\d{1,15}$/;
+const STRICT_NUMBER = /^-?\d{1,15}(?:\.\d{1,15})?$/;
 
 /** A real calendar date: 2030-02-31 is not one. */
 export function isCalendarDate(value: string): boolean {
@@ -30,4 +32,9 @@ export function installFastFormats(): void {
   FormatRegistry.Set('uuid', (value) => UUID_RE.test(value));
   FormatRegistry.Set('email', (value) => value.length <= 254 && EMAIL.test(value));
   FormatRegistry.Set('date', isCalendarDate);
+  // Elysia reads query and path numbers (t.Integer, t.Numeric) through these formats, whose
+  // defaults accept whatever JavaScript's Number() does: `limit=0x10` was 16, `1e2` 100,
+  // ` 7` 7. A number in a URL is plain decimal digits.
+  FormatRegistry.Set('integer', (value) => STRICT_INTEGER.test(value));
+  FormatRegistry.Set('numeric', (value) => STRICT_NUMBER.test(value));
 }

@@ -9,6 +9,8 @@ import { type CloseCode, encodeFrame, type ServerFrame } from '../protocol/frame
 export interface HubSocket {
   readonly connId: string;
   readonly userId: string;
+  /** token_version of the token it was opened with (src/modules/auth/sessions.ts closes it when stale). */
+  readonly tokenVersion?: number;
   /** Send an already-serialised frame. */
   sendRaw(text: string): void;
   close(code: CloseCode): void;

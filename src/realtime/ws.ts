@@ -45,6 +45,8 @@ export interface SocketUser {
   id: string;
   /** When the token expires (ms since epoch); the socket closes with 4001 then. */
   expiresAt?: number;
+  /** The account's token_version in the token; the socket closes with 4003 once it moves on. */
+  tokenVersion?: number;
 }
 
 /** One open WebSocket on this instance. Bookkeeping is keyed by `connId`, never the socket. */
@@ -84,6 +86,7 @@ function openConnection(raw: ServerWebSocket<unknown>, user: SocketUser, hub: So
   return {
     connId: `${hub.size().toString(36)}.${sequence.toString(36)}.${crypto.randomUUID().slice(0, 8)}`,
     userId: user.id,
+    tokenVersion: user.tokenVersion,
     user,
     openedAt: Date.now(),
     tokens: WS_LIMITS.floodBurst,

@@ -19,5 +19,5 @@ export function makeJwt(
 /** The claims the server puts in an access token, valid for an hour from now. */
 export function accessClaims(userId: string, extra: Record<string, unknown> = {}) {
   const now = Math.floor(Date.now() / 1000);
-  return { sub: userId, role: 'member', typ: 'access', iat: now, exp: now + 3600, ...extra };
+  return { sub: userId, ver: 0, typ: 'access', iat: now, exp: now + 3600, ...extra };
 }

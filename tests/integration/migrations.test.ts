@@ -59,9 +59,10 @@ const USERS_COLUMNS = [
 ];
 /**
  * Server-owned columns beyond the contract's list, each documented in its migration:
- * presence_seq (0010) orders presence writes from several instances.
+ * presence_seq (0010) orders presence writes from several instances; token_version (0011)
+ * retires an account's tokens when its password, role or active flag changes.
  */
-const USERS_INTERNAL_COLUMNS = ['presence_seq'];
+const USERS_INTERNAL_COLUMNS = ['presence_seq', 'token_version'];
 const TASKS_COLUMNS = [
   'id',
   'title',

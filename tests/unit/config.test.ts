@@ -61,6 +61,10 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', { LOG_LEVEL: 'verbose' }],
     ['JWT_SECRET', { JWT_SECRET: 'short' }],
     ['HIVE_SEED_DEMO', { HIVE_SEED_DEMO: 'maybe' }],
+    ['CORS_ORIGINS', { CORS_ORIGINS: 'app.example.com' }],
+    ['CORS_ORIGINS', { CORS_ORIGINS: 'https://app.example.com/path' }],
+    ['CORS_ORIGINS', { CORS_ORIGINS: 'ftp://files.example.com' }],
+    ['METRICS_TOKEN', { METRICS_TOKEN: 'short' }],
   ];
   test.each(bad)('a bad %s is refused with a message naming it', (variable, env) => {
     let caught: unknown;
@@ -81,6 +85,17 @@ describe('loadConfig', () => {
     expect(c.jwtSecret).toBe('p'.repeat(48));
     // Demo data is never loaded in production unless asked for.
     expect(c.seedDemo).toBe(false);
+  });
+
+  test('CORS_ORIGINS (default none) and METRICS_TOKEN (default unset: loopback only)', () => {
+    expect(loadConfig({})).toMatchObject({ corsOrigins: [], metricsToken: undefined });
+    const c = loadConfig({
+      CORS_ORIGINS: 'https://app.example.com, http://localhost:5173/',
+      METRICS_TOKEN: 'm'.repeat(32),
+    });
+    expect(c.corsOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
+    expect(c.metricsToken).toBe('m'.repeat(32));
+    expect(loadConfig({ CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*']);
   });
 
   test('blank values fall back to defaults', () => {

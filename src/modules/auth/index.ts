@@ -25,7 +25,7 @@ export function createAuthFeature(rt: Pick<Runtime, 'config' | 'log' | 'sql' | '
       },
       {
         body: RegisterBody,
-        response: { 201: UserPrivate, ...errors(409, 413, 422, 503) },
+        response: { 201: UserPrivate, ...errors(409, 413, 415, 422, 503) },
         detail: {
           operationId: 'register',
           summary: 'Create an account (role member)',
@@ -57,14 +57,14 @@ export function createAuthFeature(rt: Pick<Runtime, 'config' | 'log' | 'sql' | '
         if (!verdict.allowed) throw new RateLimitedError(verdict.retryAfterS);
         const user = await auth.authenticate(login, body.password, request.signal);
         return {
-          access_token: await tokens.sign({ id: user.id, role: user.role }),
+          access_token: await tokens.sign({ id: user.id, tokenVersion: user.token_version }),
           token_type: 'bearer' as const,
           expires_in: config.accessTokenTtlS,
         };
       },
       {
         body: LoginBody,
-        response: { 200: Token, ...errors(401, 413, 422, 429, 503) },
+        response: { 200: Token, ...errors(401, 413, 415, 422, 429, 503) },
         detail: {
           operationId: 'login',
           summary: 'Exchange email and password for an access token',

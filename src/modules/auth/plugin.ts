@@ -6,7 +6,8 @@ export type { AuthUser } from './tokens';
 
 /**
  * The `auth` macro: a route with `auth: true` gets `user` from `Authorization: Bearer …`,
- * or answers 401 in the contract's error format. The token service is a singleton, so it is
+ * or answers 401 in the contract's error format. `user.role` is the database's (through the
+ * account cache), so a demotion or deactivation counts within seconds, not at token expiry. The token service is a singleton, so it is
  * decorated, not derived per request.
  */
 export function authPlugin(tokens: TokenService) {
@@ -21,7 +22,10 @@ export function authPlugin(tokens: TokenService) {
           throw new UnauthorizedError('Malformed Authorization header; send "Bearer <access_token>".');
         const user = await tokens.verify(match[1]);
         if (!user)
-          throw new UnauthorizedError('The access token is invalid or has expired.', 'invalid_token');
+          throw new UnauthorizedError(
+            'The access token is invalid, has expired or was revoked (account changed); sign in again.',
+            'invalid_token',
+          );
         return { user };
       },
       // Either scheme yields the same bearer token; listing both lets Swagger UI's Authorize

@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import type { Queryable, Sql } from '../../db/client';
 import type { Logger } from '../../lib/logger';
+import { recordSummaryCache } from '../../lib/metrics';
 import {
   type DashboardSummary as Summary,
   TASK_PRIORITIES,
@@ -229,6 +230,7 @@ export function createSummaryCache(deps: {
   function peek(filters: SummaryFilters): SummaryEntry | undefined {
     const hit = entries.get(filterKey(filters));
     if (hit && hit.gen === generation) {
+      recordSummaryCache(true);
       if (log.isLevelEnabled('debug'))
         log.debug('dashboard summary cache hit', { version: hit.entry.summary.version });
       return hit.entry;
@@ -246,6 +248,7 @@ export function createSummaryCache(deps: {
       const gen = generation;
       const pending = inflight.get(key);
       if (pending && pending.gen === gen) return pending.promise;
+      recordSummaryCache(false);
       if (log.isLevelEnabled('debug')) log.debug('dashboard summary cache miss', { filtered: key !== '' });
       const promise = load(key, filters).then(
         ({ entry, bumped }) => {

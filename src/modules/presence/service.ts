@@ -1,4 +1,5 @@
 import type { Logger } from '../../lib/logger';
+import { recordPresenceWrite } from '../../lib/metrics';
 import type { UserStatus } from '../../protocol/schemas';
 import type { EventBus } from '../../realtime/bus';
 import type { OnlineStatusChange, UsersService } from '../users/service';
@@ -61,6 +62,7 @@ function createTransitionWriter(deps: { users: UsersService; bus: EventBus; log:
     const startedAt = performance.now();
     inflight = deps.users.setUsersOnlineStatus(batch).then(
       (rows: UserStatus[]) => {
+        recordPresenceWrite(rows, startedAt);
         deps.log.debug('presence batch written', {
           users: batch.length,
           duration_ms: Math.round((performance.now() - startedAt) * 100) / 100,

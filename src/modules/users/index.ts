@@ -32,19 +32,29 @@ export function createUsersFeature(rt: Pick<Runtime, 'tokens' | 'users'>) {
         responses: { 200: { description: 'Your account.' } },
       },
     })
-    .patch('/me', ({ user, body }) => users.updateMe(user.id, body).catch(accountGone), {
-      auth: true,
-      body: UpdateMeBody,
-      response: { 200: UserPrivate, ...errors(401, 413, 422, 503) },
-      detail: {
-        operationId: 'updateMe',
-        summary: 'Change your name or password',
-        description:
-          'A new password needs the right current_password (else 401). Server-owned fields (is_online, is_active, role, last_seen_at) are ignored.',
-        requestBody: { content: { 'application/json': { example: { full_name: 'Maya Lin-Okafor' } } } },
-        responses: { 200: { description: 'Your account after the change.' } },
+    .patch(
+      '/me',
+      async ({ user, body }) => {
+        const me = await users.updateMe(user.id, body).catch(accountGone);
+        // The new password retired every token of this account (migration 0011), the caller's
+        // too; this instance stops accepting them now, the others within ACCOUNT_TTL_MS.
+        if (body.password !== undefined) rt.tokens.accounts.forget(user.id);
+        return me;
       },
-    })
+      {
+        auth: true,
+        body: UpdateMeBody,
+        response: { 200: UserPrivate, ...errors(401, 413, 415, 422, 503) },
+        detail: {
+          operationId: 'updateMe',
+          summary: 'Change your name or password',
+          description:
+            'A new password needs the right current_password (else 401), and ends every session of the account (this token included): sign in again with it. Server-owned fields (is_online, is_active, role, last_seen_at) are ignored.',
+          requestBody: { content: { 'application/json': { example: { full_name: 'Maya Lin-Okafor' } } } },
+          responses: { 200: { description: 'Your account after the change.' } },
+        },
+      },
+    )
     .get(
       '/online',
       async ({ query, set }) => {

@@ -11,6 +11,8 @@ export interface UserRow {
   full_name: string;
   role: Role;
   is_active: boolean;
+  /** Moved by a trigger on every password, role or is_active change; tokens carry it (migration 0011). */
+  token_version: number;
   is_online: boolean;
   last_seen_at: Date | null;
   created_at: Date;

@@ -1,0 +1,220 @@
+import { timingSafeEqual } from 'node:crypto';
+import { Elysia, t } from 'elysia';
+import type Redis from 'ioredis';
+import { Gauge } from 'prom-client';
+import type { Sql } from '../db/client';
+import { ForbiddenError, UnauthorizedError } from '../lib/errors';
+import { httpDuration, httpRequests, registry } from '../lib/metrics';
+import { errors } from '../lib/schemas';
+import type { WorkGate } from '../lib/work-gate';
+import type { SocketHub } from '../realtime/hub';
+import type { Feature, Runtime } from '../runtime';
+
+/** What a running instance contributes to a scrape (several in one process: their sum). */
+interface InstanceSource {
+  hub: SocketHub;
+  sql: Sql;
+  redis: Redis | undefined;
+  /** The argon2 gate (src/modules/auth/passwords.ts), passed in: src/http does not import features. */
+  passwordGate: WorkGate;
+}
+const sources = new Set<InstanceSource>();
+
+/** A scrape must answer even while PostgreSQL is away: the pool probe gives up after this. */
+const DB_PROBE_TIMEOUT_MS = 500;
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/** Instance gauges, read when scraped. */
+function registerInstanceGauges() {
+  new Gauge({
+    name: 'hive_websocket_connections',
+    help: 'WebSockets open on this instance',
+    registers: [registry],
+    collect() {
+      let open = 0;
+      for (const s of sources) open += s.hub.size();
+      this.set(open);
+    },
+  });
+  new Gauge({
+    name: 'hive_password_gate_jobs',
+    help: 'argon2 hashes and verifies running and waiting in the password gate (src/lib/work-gate.ts)',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      let [running, waiting] = [0, 0];
+      for (const s of sources) {
+        const load = s.passwordGate.load();
+        running += load.running;
+        waiting += load.waiting;
+      }
+      this.set({ state: 'running' }, running);
+      this.set({ state: 'waiting' }, waiting);
+    },
+  });
+  new Gauge({
+    name: 'hive_redis_up',
+    help: '1 while the Redis command connection is ready, else 0 (absent without REDIS_URL)',
+    labelNames: ['connection'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const clients = [...sources].flatMap((s) => (s.redis ? [s.redis] : []));
+      if (clients.length > 0)
+        this.set({ connection: 'command' }, clients.every((r) => r.status === 'ready') ? 1 : 0);
+    },
+  });
+  registerDatabaseGauges();
+}
+
+/** This instance's sessions as PostgreSQL sees them (its application_name), by state. */
+async function poolConnections(sql: Sql): Promise<{ state: string; n: number }[]> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('database probe timed out')), DB_PROBE_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([
+      sql<{ state: string; n: number }[]>`
+        select coalesce(state, 'unknown') as state, count(*)::int as n from pg_stat_activity
+         where application_name = current_setting('application_name') group by 1`,
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function registerDatabaseGauges() {
+  new Gauge({
+    name: 'hive_db_pool_max',
+    help: 'Connections the database pool may open',
+    registers: [registry],
+    collect() {
+      let max = 0;
+      for (const s of sources) max += Number(s.sql.options.max) || 0;
+      this.set(max);
+    },
+  });
+  const connections = new Gauge({
+    name: 'hive_db_pool_connections',
+    help: 'Pool connections open on the server, by pg_stat_activity state (active, idle, …)',
+    labelNames: ['state'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'hive_db_up',
+    help: '1 when the database answered the scrape’s probe within 500 ms, else 0',
+    registers: [registry],
+    async collect() {
+      connections.reset();
+      let up = sources.size > 0 ? 1 : 0;
+      for (const s of sources) {
+        try {
+          for (const row of await poolConnections(s.sql)) connections.inc({ state: row.state }, row.n);
+        } catch {
+          up = 0;
+        }
+      }
+      this.set(up);
+    },
+  });
+}
+registerInstanceGauges();
+
+/** Request timings by request, set in onRequest and read when the response is sent. */
+const startedAt = new WeakMap<Request, number>();
+
+/**
+ * The counter and histogram children of one label set, looked up by one string key: cheaper
+ * per request than prom-client hashing a label object twice. Bounded, since routes, methods
+ * and statuses are few.
+ */
+const children = new Map<string, { count(): void; observe(seconds: number): void }>();
+function requestMetrics(method: string, route: string, status: string) {
+  const key = `${method} ${route} ${status}`;
+  let child = children.get(key);
+  if (!child) {
+    const counter = httpRequests.labels(method, route, status);
+    const histogram = httpDuration.labels(method, route, status);
+    child = { count: () => counter.inc(), observe: (s) => histogram.observe(s) };
+    children.set(key, child);
+  }
+  return child;
+}
+
+/**
+ * Counts every answered request by method, route pattern (`/api/v1/tasks/:id`, never the raw
+ * path, so ids do not explode the label set) and status, with its latency. Requests answered
+ * before routing (unknown paths, 405, 415) have the route label `none`; CORS preflights and
+ * the body limit's early 413 are answered before this plugin's hooks and are not counted.
+ */
+export function metricsPlugin() {
+  return new Elysia({ name: 'hive.metrics' })
+    .onRequest(({ request }) => void startedAt.set(request, performance.now()))
+    .onAfterResponse({ as: 'global' }, (ctx) => {
+      const start = startedAt.get(ctx.request);
+      if (start === undefined) return;
+      const route = (ctx as { route?: string }).route || 'none';
+      const method = KNOWN_METHODS.has(ctx.request.method) ? ctx.request.method : 'OTHER';
+      const status = typeof ctx.set.status === 'number' ? ctx.set.status : 200;
+      const child = requestMetrics(method, route, String(status));
+      child.count();
+      child.observe((performance.now() - start) / 1000);
+    });
+}
+
+function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  return address === '::1' || /^(::ffff:)?127\./.test(address);
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * `GET /metrics`, Prometheus text format. Who may read it: with METRICS_TOKEN set, whoever
+ * sends `Authorization: Bearer <METRICS_TOKEN>`; without it, loopback clients only (a
+ * sidecar or node agent), so a default install does not show its internals to the network.
+ */
+export function createMetricsFeature(
+  rt: Pick<Runtime, 'config' | 'hub' | 'sql' | 'redis'>,
+  passwordGate: WorkGate,
+) {
+  const source: InstanceSource = { hub: rt.hub, sql: rt.sql, redis: rt.redis, passwordGate };
+  const token = rt.config.metricsToken;
+  const routes = new Elysia({ name: 'hive.metrics-route', tags: ['operations'] }).get(
+    '/metrics',
+    async ({ request, server, set }) => {
+      if (token) {
+        const given = /^Bearer\s+(\S+)$/i.exec(request.headers.get('authorization') ?? '')?.[1];
+        if (!given || !sameSecret(given, token)) {
+          set.headers['www-authenticate'] = 'Bearer realm="metrics"';
+          throw new UnauthorizedError('Send "Authorization: Bearer <METRICS_TOKEN>" to read metrics.');
+        }
+      } else if (!isLoopback(server?.requestIP(request)?.address)) {
+        throw new ForbiddenError(
+          'Metrics are served to loopback clients only; set METRICS_TOKEN to read them remotely.',
+        );
+      }
+      const text = await registry.metrics();
+      return new Response(text, { headers: { 'content-type': registry.contentType } });
+    },
+    {
+      response: { 200: t.String({ description: 'Prometheus text format 0.0.4' }), ...errors(401, 403) },
+      detail: {
+        summary: 'Prometheus metrics (loopback only, or bearer METRICS_TOKEN)',
+        security: [{ bearerAuth: [] }],
+      },
+    },
+  );
+  return {
+    name: 'metrics',
+    routes,
+    start: () => void sources.add(source),
+    stop: () => void sources.delete(source),
+  } satisfies Feature;
+}
