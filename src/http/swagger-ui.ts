@@ -41,8 +41,8 @@ const FILES: Record<string, string> = {
   'favicon-32x32.png': 'image/png',
 };
 
+// nosniff and Cache-Control come from the global security-headers plugin.
 const SECURITY_HEADERS = {
-  'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
 };
@@ -66,7 +66,6 @@ export function swaggerUiPlugin(specPath: string) {
         ...SECURITY_HEADERS,
         'content-type': 'text/html; charset=utf-8',
         'content-security-policy': CSP,
-        'cache-control': 'no-cache',
       },
     });
   const start = startScript(specPath);

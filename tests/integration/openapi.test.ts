@@ -186,13 +186,13 @@ describe('what the document says', () => {
     expect(doc.components.securitySchemes.oauth2.flows.password.tokenUrl).toBe('/api/v1/auth/login');
   });
 
-  test('statuses, headers and descriptions: 400/413 on body routes, 429, 503, 204/304 without a body', async () => {
+  test('statuses, headers and descriptions: 400/413/415 on body routes, 429, 503, 204/304 without a body', async () => {
     const doc = await fetchDoc();
     const login = doc.paths['/api/v1/auth/login'].post.responses;
-    expect(Object.keys(login)).toEqual(['200', '400', '401', '413', '422', '429', '503']);
+    expect(Object.keys(login)).toEqual(['200', '400', '401', '413', '415', '422', '429', '503']);
     expect(login['429'].headers['Retry-After']).toBeDefined();
     expect(Object.keys(doc.paths['/api/v1/tasks'].post.responses)).toEqual(
-      expect.arrayContaining(['201', '400', '401', '413', '422', '503']),
+      expect.arrayContaining(['201', '400', '401', '413', '415', '422', '503']),
     );
     expect(doc.paths['/api/v1/tasks'].post.responses['201'].headers.Location).toBeDefined();
     expect(doc.paths['/api/v1/tasks'].get.responses['200'].headers['X-Total-Count']).toBeDefined();
