@@ -6,7 +6,7 @@ import { DEMO_PASSWORD, DEMO_USERS, seedDemoData } from './demo-seed';
 import { createMetricsFeature } from './http/metrics';
 import { installFastFormats } from './lib/formats';
 import { createLogger, type Logger } from './lib/logger';
-import { connectRedis, createRedis } from './lib/redis';
+import { closeRedis, connectRedis, createRedis } from './lib/redis';
 import { createAuthFeature } from './modules/auth';
 import { createAccountCache } from './modules/auth/accounts';
 import { passwordGate } from './modules/auth/passwords';
@@ -46,10 +46,10 @@ type Cleanup = () => Promise<unknown>;
  */
 async function connectBus(config: Config, instanceId: string, log: Logger, cleanup: Cleanup[]) {
   if (!config.redisUrl) return { redis: undefined, bus: createInProcessBus(instanceId, log) };
-  const redis: Redis = createRedis(config.redisUrl, `hive:${instanceId}:cmd`, log);
-  const subscriber = createRedis(config.redisUrl, `hive:${instanceId}:sub`, log, { queueWhileOffline: true });
-  cleanup.push(() => redis.quit().catch(() => redis.disconnect()));
-  cleanup.push(() => subscriber.quit().catch(() => subscriber.disconnect()));
+  const redis: Redis = createRedis(config.redisUrl, `hive:${instanceId}:cmd`, log, 'command');
+  const subscriber = createRedis(config.redisUrl, `hive:${instanceId}:sub`, log, 'subscriber');
+  cleanup.push(() => closeRedis(redis));
+  cleanup.push(() => closeRedis(subscriber));
   // A Redis that is down at start-up is not fatal: REST serves, presence catches up when it returns.
   await Promise.all([connectRedis(redis), connectRedis(subscriber)]).catch((err) =>
     log.warn('redis unreachable at start-up; continuing, will reconnect', { err }),

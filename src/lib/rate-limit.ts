@@ -4,8 +4,9 @@ import type { Logger } from './logger';
 /**
  * Fixed-window counters: `hit(key)` counts one attempt and says whether it is within the
  * limit. With Redis the counters are shared by every instance (so the limit holds behind a
- * load balancer); if Redis is unreachable we fall back to this instance's memory rather
- * than refuse every login.
+ * load balancer); if Redis is unreachable, or does not answer within the command
+ * connection's deadline (REDIS_COMMAND_TIMEOUT_MS, e.g. a frozen Redis), we fall back to
+ * this instance's memory rather than refuse, or hold up, every login.
  */
 export interface RateLimiter {
   hit(key: string): Promise<{ allowed: boolean; retryAfterS: number }>;

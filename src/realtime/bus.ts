@@ -13,8 +13,16 @@ export type BusHandler<T extends BusTopic = BusTopic> = (message: BusMessage<T>,
 export interface EventBus {
   readonly instanceId: string;
   publish<T extends BusTopic>(topic: T, message: BusMessage<T>): void;
+  /**
+   * Deliver to this instance's subscribers only, at once: for a correction meant for this
+   * instance's sockets (e.g. presence frames it missed while its subscriber was down).
+   */
+  deliverLocally<T extends BusTopic>(topic: T, message: BusMessage<T>): void;
   subscribe<T extends BusTopic>(topic: T, handler: BusHandler<T>): () => void;
-  /** Called after a Redis reconnect, so subscribers can resync state they may have missed. */
+  /**
+   * Called after a Redis reconnect, once every subscription is back in force (messages
+   * published from then on arrive), so subscribers can resync what they may have missed.
+   */
   onReconnect(handler: () => void): () => void;
   close(): Promise<void>;
 }
@@ -54,6 +62,7 @@ export function createInProcessBus(instanceId: string, log: Logger): EventBus {
   return {
     instanceId,
     publish: (topic, message) => queueMicrotask(() => fanout.deliver(topic, message, instanceId)),
+    deliverLocally: (topic, message) => fanout.deliver(topic, message, instanceId),
     subscribe: (topic, handler) => fanout.subscribe(topic, handler),
     onReconnect: () => () => {},
     async close() {},
@@ -93,21 +102,37 @@ export function createRedisBus(opts: {
 
   let everReady = subscriber.status === 'ready';
   subscriber.on('ready', () => {
-    // ioredis re-subscribes on reconnect (autoResubscribe); tell listeners to resync what
-    // they may have missed while disconnected.
-    if (everReady) for (const h of reconnectHandlers) h();
-    everReady = true;
+    if (!everReady) {
+      everReady = true;
+      return;
+    }
+    // ioredis has re-sent our SUBSCRIBE (autoResubscribe) but Redis may not have run it yet,
+    // and anything published before it does is lost to us. Subscribing again and waiting for
+    // the reply (replies come in order) means every earlier SUBSCRIBE is in force too; then
+    // listeners resync what they missed while disconnected.
+    const channels = [...topics].map(channel);
+    const resubscribed = channels.length > 0 ? subscriber.subscribe(...channels) : Promise.resolve();
+    resubscribed.then(
+      () => {
+        for (const h of reconnectHandlers) h();
+      },
+      (err) => log.warn('bus resubscribe failed; waiting for the next reconnect', { err }),
+    );
   });
 
   return {
     instanceId,
     publish(topic, message) {
       queueMicrotask(() => fanout.deliver(topic, message, instanceId));
-      if (publisher.status !== 'ready') return; // Redis down: other instances resync on reconnect
+      // Redis down: lost for the other instances. Presence makes up for it (each instance
+      // compares what its sockets were told with the database after its subscriber
+      // reconnects, and periodically); a task frame is simply missed.
+      if (publisher.status !== 'ready') return;
       publisher.publish(channel(topic), JSON.stringify({ o: instanceId, m: message })).catch((err) => {
         log.debug('bus publish failed', { topic, err });
       });
     },
+    deliverLocally: (topic, message) => fanout.deliver(topic, message, instanceId),
     subscribe(topic, handler) {
       if (!topics.has(topic)) {
         topics.add(topic);

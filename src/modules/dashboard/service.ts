@@ -39,6 +39,33 @@ export async function readVersion(sql: Queryable): Promise<string> {
   return row!.v;
 }
 
+/**
+ * Which database, and which life of it, a version belongs to: the version counter starts
+ * again at zero in every new database and goes back after a restore, so a version alone
+ * cannot key a cache shared through Redis by several deployments. Three parts:
+ * - the database's oid: two databases on one server differ;
+ * - the server's start time (µs): another server, a replica promoted after a failover, a
+ *   physical restore or point-in-time recovery all run a new postmaster;
+ * - the newest transaction id among the version rows: a logical restore (pg_restore, with
+ *   or without --clean, into this same database) rewrites every version row in a
+ *   transaction newer than any before it on this server, so no key from before comes back.
+ * Read in the same statement as the version it qualifies.
+ */
+function versionOrigin(sql: Queryable) {
+  return sql`
+    (select oid from pg_database where datname = current_database())::text
+    || '.' || (extract(epoch from pg_postmaster_start_time()) * 1000000)::bigint::text
+    || '.' || (select coalesce(max(xmin::text::bigint), 0) from analytics_version)::text`;
+}
+
+/** The version and its origin, in one snapshot: together they name a state of one database. */
+async function readVersionAndOrigin(sql: Queryable): Promise<{ version: string; origin: string }> {
+  const [row] = await sql<{ version: string; origin: string }[]>`
+    select (select coalesce(sum(v), 0)::text from analytics_version) as version,
+           ${versionOrigin(sql)} as origin`;
+  return row!;
+}
+
 interface SummaryRow {
   version: string;
   active: number;
@@ -48,18 +75,27 @@ interface SummaryRow {
   by_category: Record<string, number>;
 }
 
-/**
- * The summary from the aggregates: one statement, so the counts, the user counts and the
- * version all come from one snapshot (the version names exactly the state the counts show).
- */
+/** The summary from the aggregates (see `computeSummaryWithOrigin`). */
 export async function computeSummary(sql: Queryable, f: SummaryFilters): Promise<Summary> {
-  const [row] = await sql<SummaryRow[]>`
+  return (await computeSummaryWithOrigin(sql, f)).summary;
+}
+
+/**
+ * The summary from the aggregates: one statement, so the counts, the user counts, the
+ * version and its origin all come from one snapshot (they name exactly the state shown).
+ */
+async function computeSummaryWithOrigin(
+  sql: Queryable,
+  f: SummaryFilters,
+): Promise<{ summary: Summary; origin: string }> {
+  const [row] = await sql<(SummaryRow & { origin: string })[]>`
     with c as (
       select status, priority, category, sum(n)::bigint as n
         from task_counts where true ${taskFilterSql(sql, f)}
        group by 1, 2, 3 having sum(n) <> 0
     )
     select (select coalesce(sum(v), 0)::text from analytics_version) as version,
+           ${versionOrigin(sql)} as origin,
            u.active::float8 as active, u.online::float8 as online,
            (select coalesce(json_object_agg(status, n), '{}') from (select status, sum(n) as n from c group by 1) s) as by_status,
            (select coalesce(json_object_agg(priority, n), '{}') from (select priority, sum(n) as n from c group by 1) p) as by_priority,
@@ -71,7 +107,7 @@ export async function computeSummary(sql: Queryable, f: SummaryFilters): Promise
   const byPriority = Object.fromEntries(TASK_PRIORITIES.map((p) => [p, Number(r.by_priority[p] ?? 0)]));
   const total = Object.values(byStatus).reduce((a, b) => a + b, 0);
   const completed = byStatus.completed ?? 0;
-  return {
+  const summary: Summary = {
     total_tasks: total,
     completed_tasks: completed,
     completion_rate: total === 0 ? 0 : Math.round((completed / total) * 10_000) / 10_000,
@@ -83,6 +119,7 @@ export async function computeSummary(sql: Queryable, f: SummaryFilters): Promise
     generated_at: new Date().toISOString(),
     version: r.version,
   };
+  return { summary, origin: r.origin };
 }
 
 /** One entry per UTC day ending today, oldest first, zeros included. */
@@ -103,6 +140,8 @@ export async function computeTrends(sql: Queryable, days: number): Promise<Trend
 /** A summary ready to send: serialised once, with its ETag. */
 export interface SummaryEntry {
   summary: Summary;
+  /** Which database state the summary's version belongs to (`versionOrigin`). */
+  origin: string;
   body: string;
   etag: string;
   /** Response headers, built once per entry. */
@@ -114,11 +153,12 @@ function filterKey(f: SummaryFilters): string {
   return JSON.stringify([f.status ?? null, f.priority ?? null, f.category ?? null]);
 }
 
-function toEntry(summary: Summary, key: string): SummaryEntry {
+function toEntry(summary: Summary, origin: string, key: string): SummaryEntry {
   const tag = key === '' ? `v${summary.version}` : `v${summary.version}-${Bun.hash(key).toString(36)}`;
   const etag = `W/"${tag}"`;
   return {
     summary,
+    origin,
     body: JSON.stringify(summary),
     etag,
     // no-cache: clients may keep it but must revalidate, counts change at any time.
@@ -146,10 +186,13 @@ const REDIS_TTL_S = 60;
  * starts a new generation, after which nothing older is served: a load started before it
  * answers only the requests that were already waiting, and is not kept. On a miss one load
  * runs per filter (single-flight), so a burst after a change costs one database read.
- * The unfiltered summary is also shared through Redis keyed by version: an instance first
- * reads the version (a 16-row sum) and takes the summary another instance already
- * computed for it. The version names a committed state exactly (see migration 0003), so a
- * summary found under it is neither older nor newer than the database.
+ * The unfiltered summary is also shared through Redis keyed by version and its origin: an
+ * instance first reads both (a 16-row scan) and takes the summary another instance already
+ * computed for them. The version names a committed state exactly (see migration 0003) and
+ * the origin the database and its life (`versionOrigin`), so a summary found under them is
+ * neither older nor newer than this database, and never another database's.
+ * Redis is a shortcut, never a dependency: a command that fails or passes its deadline
+ * (REDIS_COMMAND_TIMEOUT_MS) means reading the database.
  */
 export function createSummaryCache(deps: {
   sql: Sql;
@@ -158,7 +201,8 @@ export function createSummaryCache(deps: {
   log: Logger;
 }) {
   const { sql, redis, log } = deps;
-  const redisKey = (version: string) => `${deps.redisPrefix}dashboard:summary:${version}`;
+  const redisKey = (origin: string, version: string) =>
+    `${deps.redisPrefix}dashboard:summary:${origin}:${version}`;
   let generation = 0;
   /** Highest version seen in a summary or a poll: a poll that finds more means a change. */
   let knownVersion = -1n;
@@ -179,10 +223,10 @@ export function createSummaryCache(deps: {
     return !first;
   }
 
-  async function fromRedis(version: string): Promise<Summary | undefined> {
+  async function fromRedis(origin: string, version: string): Promise<Summary | undefined> {
     if (!redis) return undefined;
     try {
-      const raw = await redis.get(redisKey(version));
+      const raw = await redis.get(redisKey(origin, version));
       return raw ? (JSON.parse(raw) as Summary) : undefined;
     } catch (err) {
       log.debug('dashboard summary: redis unavailable, reading the database', { err });
@@ -197,21 +241,21 @@ export function createSummaryCache(deps: {
   ): Promise<{ entry: SummaryEntry; bumped: boolean }> {
     const started = performance.now();
     if (key === '' && redis) {
-      const version = await readVersion(sql);
+      const { version, origin } = await readVersionAndOrigin(sql);
       const bumped = observe(version);
       const current = entries.get('');
-      if (current?.entry.summary.version === version) {
+      if (current?.entry.summary.version === version && current.entry.origin === origin) {
         // The invalidation was for a change that did not move the counts (a title edit).
         log.debug('dashboard summary revalidated', { version, duration_ms: ms(started) });
         return { entry: current.entry, bumped };
       }
-      const shared = await fromRedis(version);
+      const shared = await fromRedis(origin, version);
       if (shared) {
         log.debug('dashboard summary from redis', { version, duration_ms: ms(started) });
-        return { entry: toEntry(shared, key), bumped };
+        return { entry: toEntry(shared, origin, key), bumped };
       }
     }
-    const summary = await computeSummary(sql, filters);
+    const { summary, origin } = await computeSummaryWithOrigin(sql, filters);
     const bumped = observe(summary.version);
     log.debug('dashboard summary computed', {
       version: summary.version,
@@ -219,11 +263,13 @@ export function createSummaryCache(deps: {
       duration_ms: ms(started),
     });
     if (key === '' && redis) {
-      redis.set(redisKey(summary.version), JSON.stringify(summary), 'EX', REDIS_TTL_S).catch((err) => {
-        log.debug('dashboard summary: could not share through redis', { err });
-      });
+      redis
+        .set(redisKey(origin, summary.version), JSON.stringify(summary), 'EX', REDIS_TTL_S)
+        .catch((err) => {
+          log.debug('dashboard summary: could not share through redis', { err });
+        });
     }
-    return { entry: toEntry(summary, key), bumped };
+    return { entry: toEntry(summary, origin, key), bumped };
   }
 
   /** The cached entry for these filters if it is current, without waiting. */

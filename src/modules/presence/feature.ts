@@ -1,3 +1,4 @@
+import { closeRedis, connectRedis, createRedis } from '../../lib/redis';
 import { CloseCodes, type ServerFrame } from '../../protocol/frames';
 import type { SocketHub } from '../../realtime/hub';
 import { wsRoutes } from '../../realtime/ws';
@@ -50,13 +51,20 @@ const CLOSE_WAIT_MS = 1_000;
  */
 export function createPresenceFeature(rt: Runtime) {
   const { config, log, hub, bus } = rt;
-  const store = rt.redis
+  const timings = presenceTimings(config.presenceTtlMs);
+  // Presence has a Redis connection of its own: its scripts never queue behind (or time out
+  // like) request-path commands, and it detects a frozen Redis by itself (src/lib/redis.ts).
+  const presenceRedis = config.redisUrl
+    ? createRedis(config.redisUrl, `hive:${rt.instanceId}:presence`, log, 'presence')
+    : undefined;
+  const store = presenceRedis
     ? createRedisPresenceStore({
-        redis: rt.redis,
+        redis: presenceRedis,
         prefix: config.redisPrefix,
         instanceId: rt.instanceId,
-        instanceExpiryMs: presenceTimings(config.presenceTtlMs).instanceExpiryMs,
+        instanceExpiryMs: timings.instanceExpiryMs,
         graceMs: config.presenceGraceMs,
+        silence: { afterMs: timings.silenceAfterMs, settleMs: timings.settleAfterSilenceMs },
       })
     : createMemoryPresenceStore();
   const presence = createPresenceService({
@@ -69,7 +77,6 @@ export function createPresenceFeature(rt: Runtime) {
   });
   const unsubscribers: (() => void)[] = [];
   const fanout = createFanoutQueue(hub);
-  let onRedisReady: (() => void) | undefined;
 
   return {
     name: 'presence',
@@ -86,27 +93,15 @@ export function createPresenceFeature(rt: Runtime) {
       // bus has already dropped our own Redis echoes (we got those in process).
       unsubscribers.push(
         // Task and presence bus messages are WebSocket frames already (src/protocol/bus.ts).
-        bus.subscribe('presence', (message) => fanout.push(message)),
+        // A presence frame that changes nothing our sockets were told is a repeat: dropped.
+        bus.subscribe('presence', (message) => {
+          if (presence.admit(message.data)) fanout.push(message);
+        }),
         bus.subscribe('tasks', (message) => fanout.push(message)),
       );
-      if (rt.redis) {
-        const redis = rt.redis;
-        let wasReady = redis.status === 'ready';
-        onRedisReady = () => {
-          if (wasReady) return;
-          wasReady = true;
-          presence.storeReconnected();
-        };
-        const onDown = () => {
-          wasReady = false;
-        };
-        redis.on('ready', onRedisReady);
-        redis.on('close', onDown);
-        unsubscribers.push(() => {
-          redis.off('ready', onRedisReady!);
-          redis.off('close', onDown);
-        });
-      }
+      // Down at start-up is not fatal: presence registers once Redis is reachable.
+      if (presenceRedis)
+        await connectRedis(presenceRedis).catch((err) => log.warn('presence: redis unreachable', { err }));
       await presence.start();
     },
 
@@ -122,6 +117,7 @@ export function createPresenceFeature(rt: Runtime) {
       }
       await presence.stop();
       for (const unsubscribe of unsubscribers.splice(0)) unsubscribe();
+      if (presenceRedis) await closeRedis(presenceRedis);
     },
   } satisfies Feature;
 }

@@ -18,7 +18,11 @@ import type { PresenceStore, Transition } from './store';
  * Not for Redis Cluster: the scripts touch keys computed from their arguments.
  */
 
+// Every script's ARGV starts with: prefix, silenceMs (0: never settle), settleMs, expiryMs,
+// and 1 when the calling instance has reached this store before (else 0). Script-specific
+// arguments follow from ARGV[6].
 const NOW = `
+local prefix = ARGV[1]
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -26,19 +30,45 @@ end
 -- Each transition's sequence number: Redis's clock in microseconds, strictly increasing
 -- (about 1.8e15 today, exact in a Lua double). The database write of a transition applies
 -- only over an older one, so two instances' crossing writes keep the latest state.
-local function next_seq(prefix)
+local function next_seq()
   local t = redis.call('TIME')
   local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
   local seq = math.max(tonumber(redis.call('GET', prefix .. 'seq') or '0') + 1, now_us)
   redis.call('SET', prefix .. 'seq', string.format('%.0f', seq))
   return seq
 end
+-- Every call notes the time. A gap longer than silenceMs means no instance reached Redis
+-- for that long: Redis was down, frozen or cut off from all of them. No time noted at all,
+-- seen by an instance that has used this store before, means Redis lost its data (restarted
+-- empty); seen by a new instance, just a new store. Nobody could renew anything meanwhile,
+-- so nothing is expired before every instance has had settleMs to come back and
+-- re-register: instances alive when the silence began are kept for settleMs plus a normal
+-- expiry, and sweeps wait out settleMs. Returns the milliseconds left before sweeps may act.
+local function settle_left(now)
+  local silence = tonumber(ARGV[2])
+  local settled_at = tonumber(redis.call('GET', prefix .. 'settle') or '0')
+  if silence > 0 then
+    local noted = redis.call('GET', prefix .. 'clock')
+    local last = tonumber(noted or '0')
+    if (noted and now - last > silence) or (not noted and ARGV[5] == '1') then
+      settled_at = math.max(settled_at, now + tonumber(ARGV[3]))
+      redis.call('SET', prefix .. 'settle', string.format('%.0f', settled_at))
+      local keep = settled_at + tonumber(ARGV[4])
+      local alive = redis.call('ZRANGEBYSCORE', KEYS[1], last, '+inf', 'WITHSCORES')
+      for i = 1, #alive, 2 do
+        if tonumber(alive[i + 1]) < keep then redis.call('ZADD', KEYS[1], keep, alive[i]) end
+      end
+    end
+    redis.call('SET', prefix .. 'clock', string.format('%.0f', now))
+  end
+  return math.max(0, settled_at - now)
+end
 `;
 
 // Drop one connection; when it was the user's last and they are announced online, schedule
 // their offline transition at `deadline`. Shared by disconnect, resync and the sweeper.
 const DROP_CONN = `
-local function drop_conn(prefix, conn, uid, deadline)
+local function drop_conn(conn, uid, deadline)
   local ukey = prefix .. 'user:' .. uid
   redis.call('SREM', ukey, conn)
   if redis.call('SCARD', ukey) == 0 and redis.call('SISMEMBER', KEYS[2], uid) == 1 then
@@ -49,70 +79,76 @@ local function drop_conn(prefix, conn, uid, deadline)
 end
 `;
 
-// KEYS: instances, online, pending. ARGV: prefix, instance, conn, user.
+// KEYS: instances, online, pending. ARGV 6..: instance, conn, user.
 // Returns the transition's sequence number when the user turned online, else 0.
 const CONNECT = `${NOW}
-redis.call('HSET', ARGV[1] .. 'inst:' .. ARGV[2], ARGV[3], ARGV[4])
-redis.call('SADD', ARGV[1] .. 'user:' .. ARGV[4], ARGV[3])
-redis.call('ZREM', KEYS[3], ARGV[4])
-if redis.call('SADD', KEYS[2], ARGV[4]) == 1 then return next_seq(ARGV[1]) end
+settle_left(now_ms())
+redis.call('HSET', prefix .. 'inst:' .. ARGV[6], ARGV[7], ARGV[8])
+redis.call('SADD', prefix .. 'user:' .. ARGV[8], ARGV[7])
+redis.call('ZREM', KEYS[3], ARGV[8])
+if redis.call('SADD', KEYS[2], ARGV[8]) == 1 then return next_seq() end
 return 0
 `;
 
-// ARGV: prefix, instance, conn, user, graceMs. Returns 1 when an offline deadline was set.
+// ARGV 6..: instance, conn, user, graceMs. Returns 1 when an offline deadline was set.
 const DISCONNECT = `${NOW}${DROP_CONN}
-redis.call('HDEL', ARGV[1] .. 'inst:' .. ARGV[2], ARGV[3])
-return drop_conn(ARGV[1], ARGV[3], ARGV[4], now_ms() + tonumber(ARGV[5]))
+local now = now_ms()
+settle_left(now)
+redis.call('HDEL', prefix .. 'inst:' .. ARGV[6], ARGV[7])
+return drop_conn(ARGV[7], ARGV[8], now + tonumber(ARGV[9]))
 `;
 
-// ARGV: prefix, instance, expiryMs. Returns 1 when the instance was known and unexpired.
+// ARGV 6..: instance. Returns 1 when the instance was known and unexpired.
 const HEARTBEAT = `${NOW}
 local now = now_ms()
-local prev = redis.call('ZSCORE', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+settle_left(now)
+local prev = redis.call('ZSCORE', KEYS[1], ARGV[6])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[6])
 if prev and tonumber(prev) >= now then return 1 end
 return 0
 `;
 
-// ARGV: prefix, instance, expiryMs, graceMs, then conn, user pairs. Returns users turned
-// online, as a flat list of user, sequence pairs.
+// ARGV 6..: instance, graceMs, then conn, user pairs. Returns users turned online, as a flat
+// list of user, sequence pairs.
 const RESYNC = `${NOW}${DROP_CONN}
 local now = now_ms()
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
-local ikey = ARGV[1] .. 'inst:' .. ARGV[2]
+settle_left(now)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[6])
+local ikey = prefix .. 'inst:' .. ARGV[6]
 local live = {}
-for i = 5, #ARGV, 2 do live[ARGV[i]] = true end
+for i = 8, #ARGV, 2 do live[ARGV[i]] = true end
 local held = redis.call('HGETALL', ikey)
 for i = 1, #held, 2 do
   if not live[held[i]] then
     redis.call('HDEL', ikey, held[i])
-    drop_conn(ARGV[1], held[i], held[i + 1], now + tonumber(ARGV[4]))
+    drop_conn(held[i], held[i + 1], now + tonumber(ARGV[7]))
   end
 end
 local turned = {}
-for i = 5, #ARGV, 2 do
+for i = 8, #ARGV, 2 do
   local conn, uid = ARGV[i], ARGV[i + 1]
   redis.call('HSET', ikey, conn, uid)
-  redis.call('SADD', ARGV[1] .. 'user:' .. uid, conn)
+  redis.call('SADD', prefix .. 'user:' .. uid, conn)
   redis.call('ZREM', KEYS[3], uid)
   if redis.call('SADD', KEYS[2], uid) == 1 then
     turned[#turned + 1] = uid
-    turned[#turned + 1] = next_seq(ARGV[1])
+    turned[#turned + 1] = next_seq()
   end
 end
 return turned
 `;
 
-// ARGV: prefix. Expired instances lose their connections (their users go offline at once:
-// the TTL already was their grace), then due offline deadlines are taken. Returns users now
-// offline, as a flat list of user, sequence pairs.
+// Expired instances lose their connections (their users go offline at once: the TTL already
+// was their grace), then due offline deadlines are taken; nothing while settling after a
+// silence. Returns users now offline, as a flat list of user, sequence pairs.
 const SWEEP = `${NOW}${DROP_CONN}
 local now = now_ms()
+if settle_left(now) > 0 then return {} end
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 20)
 for _, inst in ipairs(dead) do
-  local ikey = ARGV[1] .. 'inst:' .. inst
+  local ikey = prefix .. 'inst:' .. inst
   local held = redis.call('HGETALL', ikey)
-  for i = 1, #held, 2 do drop_conn(ARGV[1], held[i], held[i + 1], now) end
+  for i = 1, #held, 2 do drop_conn(held[i], held[i + 1], now) end
   redis.call('DEL', ikey)
   redis.call('ZREM', KEYS[1], inst)
 end
@@ -120,29 +156,31 @@ local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 5000)
 local gone = {}
 for _, uid in ipairs(due) do
   redis.call('ZREM', KEYS[3], uid)
-  if redis.call('SCARD', ARGV[1] .. 'user:' .. uid) == 0 and redis.call('SREM', KEYS[2], uid) == 1 then
+  if redis.call('SCARD', prefix .. 'user:' .. uid) == 0 and redis.call('SREM', KEYS[2], uid) == 1 then
     gone[#gone + 1] = uid
-    gone[#gone + 1] = next_seq(ARGV[1])
+    gone[#gone + 1] = next_seq()
   end
 end
 return gone
 `;
 
-// ARGV: prefix, instance, graceMs. Whatever connections remain leave with the usual grace.
+// ARGV 6..: instance, graceMs. Whatever connections remain leave with the usual grace.
 const REMOVE_INSTANCE = `${NOW}${DROP_CONN}
-local deadline = now_ms() + tonumber(ARGV[3])
-local ikey = ARGV[1] .. 'inst:' .. ARGV[2]
+local now = now_ms()
+settle_left(now)
+local ikey = prefix .. 'inst:' .. ARGV[6]
 local held = redis.call('HGETALL', ikey)
-for i = 1, #held, 2 do drop_conn(ARGV[1], held[i], held[i + 1], deadline) end
+for i = 1, #held, 2 do drop_conn(held[i], held[i + 1], now + tonumber(ARGV[7])) end
 redis.call('DEL', ikey)
-redis.call('ZREM', KEYS[1], ARGV[2])
+redis.call('ZREM', KEYS[1], ARGV[6])
 return 0
 `;
 
-// ARGV: prefix. The users announced online, after a sequence number taken in the same atomic
-// step: { seq, user, user, … }.
+// The users announced online, after a sequence number taken in the same atomic step and the
+// time left settling: { seq, settleLeftMs, user, user, … }.
 const ONLINE_SNAPSHOT = `${NOW}
-local out = { next_seq(ARGV[1]) }
+local left = settle_left(now_ms())
+local out = { next_seq(), left }
 for _, uid in ipairs(redis.call('SMEMBERS', KEYS[2])) do out[#out + 1] = uid end
 return out
 `;
@@ -166,10 +204,18 @@ export function createRedisPresenceStore(opts: {
   instanceExpiryMs: number;
   /** Grace used when `removeInstance` finds connections still registered. */
   graceMs: number;
+  /**
+   * A gap of `afterMs` between any two calls from any instance is taken as Redis having been
+   * unreachable for everyone; sweeps then wait `settleMs` (see `settle_left`). Off when absent.
+   */
+  silence?: { afterMs: number; settleMs: number };
 }): PresenceStore {
   const { redis, instanceId } = opts;
   const base = `${opts.prefix}presence:`;
   const keys = [`${base}instances`, `${base}online`, `${base}pending`];
+  const header = [base, opts.silence?.afterMs ?? 0, opts.silence?.settleMs ?? 0, opts.instanceExpiryMs];
+  /** Whether a script of ours has run on this store yet (see `settle_left`). */
+  let reachedBefore = 0;
   const scripts = { CONNECT, DISCONNECT, HEARTBEAT, RESYNC, SWEEP, REMOVE_INSTANCE, ONLINE_SNAPSHOT };
   // defineCommand runs EVALSHA and falls back to EVAL on NOSCRIPT, so a restarted Redis
   // (empty script cache) needs nothing from us.
@@ -177,8 +223,12 @@ export function createRedisPresenceStore(opts: {
     if (!(redis as unknown as Record<string, unknown>)[`presence${name}`])
       redis.defineCommand(`presence${name}`, { numberOfKeys: keys.length, lua });
   }
-  const run = (name: keyof typeof scripts, ...args: (string | number)[]) =>
-    ((redis as unknown as Record<string, ScriptFn>)[`presence${name}`] as ScriptFn)(...keys, base, ...args);
+  const run = async (name: keyof typeof scripts, ...args: (string | number)[]) => {
+    const script = (redis as unknown as Record<string, ScriptFn>)[`presence${name}`] as ScriptFn;
+    const reply = await script.call(redis, ...keys, ...header, reachedBefore, ...args);
+    reachedBefore = 1;
+    return reply;
+  };
 
   return {
     async connect(connId, userId) {
@@ -190,21 +240,39 @@ export function createRedisPresenceStore(opts: {
       return scheduled === 1 ? Date.now() + graceMs : undefined;
     },
     async heartbeat() {
-      return (await run('HEARTBEAT', instanceId, opts.instanceExpiryMs)) === 1;
+      return (await run('HEARTBEAT', instanceId)) === 1;
     },
     async resync(live, graceMs) {
       const connUserPairs = live.flatMap((c) => [c.connId, c.userId]);
-      return pairs(await run('RESYNC', instanceId, opts.instanceExpiryMs, graceMs, ...connUserPairs));
+      return pairs(await run('RESYNC', instanceId, graceMs, ...connUserPairs));
     },
     async sweep() {
       return pairs(await run('SWEEP'));
     },
     async onlineUsers() {
-      const [seq, ...users] = (await run('ONLINE_SNAPSHOT')) as (string | number)[];
-      return { seq: Number(seq), users: users.map(String) };
+      const [seq, settleLeftMs, ...users] = (await run('ONLINE_SNAPSHOT')) as (string | number)[];
+      return { seq: Number(seq), settleLeftMs: Number(settleLeftMs), users: users.map(String) };
     },
     async removeInstance() {
       await run('REMOVE_INSTANCE', instanceId, opts.graceMs);
+    },
+    onReconnect(handler) {
+      // 'ready' after a 'close': the connection came back (a first connect is not a return).
+      let lost = false;
+      const onClose = () => {
+        lost = true;
+      };
+      const onReady = () => {
+        if (!lost) return;
+        lost = false;
+        handler();
+      };
+      redis.on('close', onClose);
+      redis.on('ready', onReady);
+      return () => {
+        redis.off('close', onClose);
+        redis.off('ready', onReady);
+      };
     },
   };
 }

@@ -3,6 +3,8 @@ import { recordPresenceWrite } from '../../lib/metrics';
 import type { UserStatus } from '../../protocol/schemas';
 import type { EventBus } from '../../realtime/bus';
 import type { OnlineStatusChange, UsersService } from '../users/service';
+import { createAnnouncedPresence } from './announced';
+import { createPresenceHealer } from './heal';
 import type { PresenceStore } from './store';
 
 /**
@@ -12,15 +14,22 @@ import type { PresenceStore } from './store';
  * broadcast inside the TTL. A live instance has 3.5 heartbeats of slack before expiry.
  */
 export function presenceTimings(ttlMs: number) {
+  const heartbeatMs = Math.max(50, Math.round(ttlMs / 5));
   return {
-    heartbeatMs: Math.max(50, Math.round(ttlMs / 5)),
+    heartbeatMs,
     sweepMs: Math.max(25, Math.round(ttlMs / 10)),
     instanceExpiryMs: Math.round(ttlMs * 0.7),
-    // After our Redis connection comes back, let every instance re-register before anyone
-    // expires anyone: two heartbeats.
-    settleAfterReconnectMs: Math.max(100, Math.round((ttlMs / 5) * 2)),
+    // Every live instance calls the store at least every sweep (TTL/10), so no call at all
+    // for two of those means nobody could reach it: Redis was down or frozen.
+    silenceAfterMs: heartbeatMs,
+    // After such a silence, sweeps wait this long for every instance to re-register: each
+    // reconnects within REDIS_RECONNECT_MAX_MS (½ s) and re-registers at once. Up to four
+    // times that, for loaded machines, but at most TTL/2: short next to the TTL users rely on.
+    settleAfterSilenceMs: Math.min(2_000, Math.max(300, Math.round(ttlMs / 2))),
+    // While the store is unreachable, it is tried this often (not just at each heartbeat).
+    probeMs: Math.min(heartbeatMs, 250),
     // Database and store are compared this often, to heal any drift (a lost write, a race
-    // between two instances' writes for one user).
+    // between two instances' writes for one user, a frame lost while pub/sub was down).
     reconcileMs: Math.max(5_000, ttlMs * 2),
   };
 }
@@ -35,6 +44,8 @@ const MAX_BATCH = 2_000;
  */
 const FLUSH_NOW = 0;
 const RETRY_AFTER_DB_ERROR_MS = 500;
+/** Shutdown waits this long at most for store operations: a frozen Redis must not hold it up. */
+const STOP_STORE_WAIT_MS = 1_000;
 
 /**
  * Writes transitions to the database in batches, in order, and announces each written row
@@ -133,12 +144,14 @@ export interface PresenceServiceDeps {
 /**
  * Presence for this instance: registers connections in the store, turns the store's
  * transitions into database writes and broadcasts, renews this instance, sweeps expired
- * ones, and heals after a store outage by re-registering what is live here.
+ * ones, and heals after an outage: re-registers what is live here, then (once every instance
+ * could do the same) fixes the database from the store and our sockets from the database.
  */
 export function createPresenceService(deps: PresenceServiceDeps) {
   const { store, log, graceMs } = deps;
   const timings = presenceTimings(deps.ttlMs);
   const writer = createTransitionWriter(deps);
+  const announced = createAnnouncedPresence(deps);
   /** What is open on this instance, by connection id: the source of truth for resync. */
   const live = new Map<string, string>();
   /** Store operations in flight, so shutdown can wait for them. */
@@ -146,23 +159,45 @@ export function createPresenceService(deps: PresenceServiceDeps) {
   // Set when a store operation failed or the store forgot us: our registrations may be
   // stale, so re-register everything before trusting (or sweeping) the store again.
   let needsResync = true;
-  let sweepPausedUntil = 0;
+  let probeTimer: ReturnType<typeof setTimeout> | undefined;
+  let heartbeating: Promise<void> | undefined;
   let sweeping: Promise<void> | undefined;
   let sweepAgain = false;
   let sweepTimer: ReturnType<typeof setTimeout> | undefined;
   let sweepTimerAt = Number.POSITIVE_INFINITY;
   let lastOfflineDeadline = 0;
   let intervals: ReturnType<typeof setInterval>[] = [];
+  const unsubscribers: (() => void)[] = [];
   let stopped = false;
 
   const track = <T>(p: Promise<T>): Promise<T> => {
     inflight.add(p);
     return p.finally(() => inflight.delete(p));
   };
+  const { heal } = createPresenceHealer({
+    store,
+    users: deps.users,
+    log,
+    writer,
+    announced,
+    track,
+    registered: () => !needsResync,
+    stopped: () => stopped,
+  });
 
   function storeFailed(op: string, err: unknown) {
     if (!needsResync) log.warn('presence store unreachable; will re-register when it returns', { op, err });
     needsResync = true;
+    probeSoon();
+  }
+
+  /** While the store is unreachable, try it every probeMs so we re-register soon after it returns. */
+  function probeSoon() {
+    if (probeTimer || stopped) return;
+    probeTimer = setTimeout(() => {
+      probeTimer = undefined;
+      void heartbeat();
+    }, timings.probeMs);
   }
 
   function sweepAt(deadline: number) {
@@ -182,7 +217,8 @@ export function createPresenceService(deps: PresenceServiceDeps) {
   }
 
   function sweep(): Promise<void> {
-    if (needsResync || Date.now() < sweepPausedUntil) return Promise.resolve();
+    // Until we re-registered, the store may lack our connections: a sweep could take their users offline.
+    if (needsResync) return Promise.resolve();
     if (sweeping) {
       sweepAgain = true;
       return sweeping;
@@ -212,54 +248,28 @@ export function createPresenceService(deps: PresenceServiceDeps) {
         log.info('presence re-registered', { connections: snapshot.length, online: turnedOnline.length });
     } catch (err) {
       storeFailed('resync', err);
-    }
-  }
-
-  async function heartbeat(): Promise<void> {
-    try {
-      const known = await track(store.heartbeat());
-      if (!known) needsResync = true;
-    } catch (err) {
-      storeFailed('heartbeat', err);
       return;
     }
-    if (needsResync) await resync();
+    // Operations that failed on our side may still have run on Redis, their transitions
+    // never written: once everyone re-registered, compare the database with the store.
+    void heal();
   }
 
-  /**
-   * Make `users.is_online` equal the store's announced state. Heals a database left online
-   * by processes that died (their users are not in the store), and any lost write. Users
-   * with a transition queued here are mid-flight and left alone.
-   */
-  async function reconcile(): Promise<void> {
-    // While transitions are being written the database lags the store by design; comparing
-    // then would re-send what is already on its way. The next period will look again.
-    if (needsResync || writer.busy()) return;
-    try {
-      const dbOnline = await deps.users.onlineIds();
-      // The snapshot's sequence number orders these fixes after every transition the snapshot
-      // reflects and before any later one, so a fix can never undo a newer transition.
-      const snapshot = await track(store.onlineUsers());
-      const storeOnline = new Set(snapshot.users);
-      const dbOnlineIds = new Set(dbOnline);
-      let fixed = 0;
-      for (const id of dbOnlineIds) {
-        if (!storeOnline.has(id) && !writer.has(id)) {
-          writer.enqueue(id, false, snapshot.seq);
-          fixed += 1;
-        }
+  /** Renew this instance; re-register first if the store lost us or we lost it. Single-flight. */
+  function heartbeat(): Promise<void> {
+    heartbeating ??= (async () => {
+      try {
+        const known = await track(store.heartbeat());
+        if (!known) needsResync = true;
+      } catch (err) {
+        storeFailed('heartbeat', err);
+        return;
       }
-      const missing = [...storeOnline].filter((id) => !dbOnlineIds.has(id) && !writer.has(id));
-      if (missing.length > 0) {
-        // Only users that exist; the store may name a user deleted since.
-        const ids = await deps.users.offlineAmong(missing);
-        for (const id of ids) writer.enqueue(id, true, snapshot.seq);
-        fixed += ids.length;
-      }
-      if (fixed > 0) log.info('presence reconciled with the database', { fixed });
-    } catch (err) {
-      log.warn('presence reconciliation failed; will retry', { err });
-    }
+      if (needsResync) await resync();
+    })().finally(() => {
+      heartbeating = undefined;
+    });
+    return heartbeating;
   }
 
   return {
@@ -284,22 +294,29 @@ export function createPresenceService(deps: PresenceServiceDeps) {
         .catch((err) => storeFailed('disconnect', err));
     },
 
-    /** The store connection came back: re-register, and give other instances time to do the same. */
-    storeReconnected(): void {
-      needsResync = true;
-      sweepPausedUntil = Date.now() + timings.settleAfterReconnectMs;
-      void heartbeat()
-        .then(() => writer.idle(5_000))
-        .then(reconcile);
-    },
+    /**
+     * Whether a presence frame changes what this instance's sockets were told; false for a
+     * repeat, which must not be forwarded (see announced.ts).
+     */
+    admit: (status: UserStatus): boolean => announced.admit(status),
 
     async start(): Promise<void> {
+      await announced.load().catch((err) => log.warn('presence: could not read who is online', { err }));
+      unsubscribers.push(
+        // The store's connection came back: re-register at once (the heal follows it).
+        store.onReconnect?.(() => {
+          needsResync = true;
+          void heartbeat();
+        }) ?? (() => {}),
+        // Our subscriber came back: frames published meanwhile never reached our sockets.
+        deps.bus.onReconnect(() => void heal()),
+      );
       await heartbeat();
-      await reconcile();
+      void heal();
       intervals = [
         setInterval(() => void heartbeat(), timings.heartbeatMs),
         setInterval(() => void sweep(), timings.sweepMs),
-        setInterval(() => void reconcile(), timings.reconcileMs),
+        setInterval(() => void heal(), timings.reconcileMs),
       ];
     },
 
@@ -310,17 +327,33 @@ export function createPresenceService(deps: PresenceServiceDeps) {
      */
     async stop(): Promise<void> {
       for (const id of [...live.keys()]) this.disconnect(id);
-      await Promise.allSettled([...inflight]);
+      await withDeadline(Promise.allSettled([...inflight]), STOP_STORE_WAIT_MS);
       const waitMs = lastOfflineDeadline - Date.now();
       if (waitMs > 0) await Bun.sleep(waitMs + 5);
       stopped = true;
       for (const i of intervals) clearInterval(i);
+      for (const unsubscribe of unsubscribers.splice(0)) unsubscribe();
       if (sweepTimer) clearTimeout(sweepTimer);
-      await sweep();
-      await store.removeInstance().catch((err) => log.warn('presence: could not leave the store', { err }));
+      if (probeTimer) clearTimeout(probeTimer);
+      await withDeadline(sweep(), STOP_STORE_WAIT_MS);
+      await withDeadline(
+        store.removeInstance().catch((err) => log.warn('presence: could not leave the store', { err })),
+        STOP_STORE_WAIT_MS,
+      );
       await writer.idle(5_000);
     },
   };
 }
 
 export type PresenceService = ReturnType<typeof createPresenceService>;
+
+/** Resolves when `p` settles or after `ms`, whichever comes first. */
+function withDeadline(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    void p.finally(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

@@ -45,10 +45,14 @@ export interface PresenceStore {
   /**
    * Users currently announced online (for reconciliation with the database), with a sequence
    * number taken atomically with the snapshot: any later transition has a larger one.
+   * `settleLeftMs` > 0: the store is still waiting for instances to re-register after an
+   * outage, so a user missing from it may just not be registered again yet.
    */
-  onlineUsers(): Promise<{ seq: number; users: string[] }>;
+  onlineUsers(): Promise<{ seq: number; settleLeftMs: number; users: string[] }>;
   /** Forget this instance at once (graceful shutdown, after its connections left). */
   removeInstance(): Promise<void>;
+  /** Call `handler` each time the store's connection comes back after being lost. */
+  onReconnect?(handler: () => void): () => void;
 }
 
 /**
@@ -118,7 +122,7 @@ export function createMemoryPresenceStore(): PresenceStore {
       return gone;
     },
     async onlineUsers() {
-      return { seq: nextSeq(), users: [...online] };
+      return { seq: nextSeq(), settleLeftMs: 0, users: [...online] };
     },
     async removeInstance() {},
   };

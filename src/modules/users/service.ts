@@ -131,6 +131,24 @@ export function createUsersService(sql: Sql) {
       return rows.map((r) => r.id);
     },
 
+    /**
+     * The status of every user marked online, and of these users whatever their state: what
+     * presence compares with what an instance's sockets were told (src/modules/presence/announced.ts).
+     */
+    async statusesOnlineOrAmong(ids: string[]): Promise<UserStatus[]> {
+      const rows = await sql<
+        { id: string; full_name: string; is_online: boolean; last_seen_at: Date | null }[]
+      >`
+        select id, full_name, is_online, last_seen_at from users
+         where is_online or id = any(${ids}::uuid[])`;
+      return rows.map((r) => ({
+        user_id: r.id,
+        full_name: r.full_name,
+        is_online: r.is_online,
+        last_seen_at: iso(r.last_seen_at),
+      }));
+    },
+
     async listOnline(limit: number, offset: number): Promise<{ items: UserPublic[]; total: number }> {
       const [rows, [count]] = await Promise.all([
         sql<UserRow[]>`
