@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import { createApp } from './app';
+import { type AppOf, createApp } from './app';
 import type { Config } from './config';
 import { openDatabase, SERVER_SESSION_PREFIX } from './db/bootstrap';
 import { databaseHealth } from './db/client';
@@ -65,8 +65,11 @@ async function connectBus(config: Config, instanceId: string, log: Logger, clean
   return { redis, bus };
 }
 
-/** Every feature of the service, in mounting order (stopped in reverse). */
-function createFeatures(rt: Runtime): Feature[] {
+/**
+ * Every feature of the service, in mounting order (stopped in reverse). A tuple (`as const`),
+ * so `createApp` keeps each feature's route types and `App` types every route.
+ */
+function createFeatures(rt: Runtime) {
   return [
     createAuthFeature(rt),
     createUsersFeature(rt),
@@ -76,7 +79,7 @@ function createFeatures(rt: Runtime): Feature[] {
     createWebFeature(rt),
     createSessionsFeature({ hub: rt.hub, accounts: rt.tokens.accounts, log: rt.log }),
     createMetricsFeature(rt, passwordGate),
-  ];
+  ] as const satisfies readonly Feature[];
 }
 
 /**
@@ -90,7 +93,7 @@ function featureStopBudgetMs(rt: Runtime): number {
   return rt.config.presenceGraceMs + (databaseHealth(rt.sql)?.isDown() ? 250 : 3_000);
 }
 
-async function stopFeatures(rt: Runtime, features: Feature[]) {
+async function stopFeatures(rt: Runtime, features: readonly Feature[]) {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const budget = new Promise<'late'>((resolve) => {
     timer = setTimeout(() => resolve('late'), featureStopBudgetMs(rt));
@@ -111,8 +114,16 @@ async function stopFeatures(rt: Runtime, features: Feature[]) {
   clearTimeout(timer);
 }
 
+/** The whole HTTP app's type, for `treaty<App>()` from @elysiajs/eden. */
+export type App = AppOf<ReturnType<typeof createFeatures>>;
+
 /** Stop features in reverse, then stop accepting (in-flight requests finish), then close connections. */
-async function shutdown(rt: Runtime, features: Feature[], stopHttp: () => Promise<void>, cleanup: Cleanup[]) {
+async function shutdown(
+  rt: Runtime,
+  features: readonly Feature[],
+  stopHttp: () => Promise<void>,
+  cleanup: Cleanup[],
+) {
   rt.log.info('shutting down');
   await stopFeatures(rt, features);
   await stopHttp();
@@ -158,7 +169,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const app = createApp(rt, features).listen({ port: config.port, hostname: config.host });
     const port = app.server!.port!;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-    for (const f of features) await f.start?.();
+    for (const f of features as readonly Feature[]) await f.start?.();
     log.info('listening', {
       url,
       database: rt.embedded ? 'embedded' : 'postgres',

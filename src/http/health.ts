@@ -48,7 +48,11 @@ export function healthPlugin(deps: { sql: Sql; redis: Redis | undefined; log: Lo
   return new Elysia({ name: 'hive.health', tags: ['operations'] })
     .get('/health', () => ({ status: 'ok' as const }), {
       response: t.Object({ status: t.Literal('ok') }),
-      detail: { summary: 'Liveness: 200 while the process runs' },
+      detail: {
+        operationId: 'getHealth',
+        summary: 'Liveness: 200 while the process runs',
+        description: 'Touches no dependency: for a process supervisor or a load balancer.',
+      },
     })
     .get(
       '/ready',
@@ -76,7 +80,11 @@ export function healthPlugin(deps: { sql: Sql; redis: Redis | undefined; log: Lo
           503: ErrorBody,
         },
         detail: {
+          operationId: 'getReady',
           summary: 'Readiness: 200 while PostgreSQL answers (Redis down is reported as degraded), else 503',
+          description:
+            'Checks PostgreSQL (and Redis when configured); only PostgreSQL makes an instance unready, since REST serves without Redis. A 503 names the failed check in `details`.',
+          responses: { 503: { description: 'PostgreSQL is unreachable; `details.failed` names it.' } },
         },
       },
     );

@@ -183,7 +183,7 @@ function sameSecret(given: string, expected: string): boolean {
 export function createMetricsFeature(
   rt: Pick<Runtime, 'config' | 'hub' | 'sql' | 'redis'>,
   passwordGate: WorkGate,
-): Feature {
+) {
   const source: InstanceSource = { hub: rt.hub, sql: rt.sql, redis: rt.redis, passwordGate };
   const token = rt.config.metricsToken;
   const routes = new Elysia({ name: 'hive.metrics-route', tags: ['operations'] }).get(
@@ -216,5 +216,5 @@ export function createMetricsFeature(
     routes,
     start: () => void sources.add(source),
     stop: () => void sources.delete(source),
-  };
+  } satisfies Feature;
 }

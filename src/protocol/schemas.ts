@@ -17,7 +17,12 @@ export const ErrorBody = t.Object(
       details: t.Optional(t.Unknown()),
     }),
   },
-  { $id: '#/components/schemas/Error', title: 'Error' },
+  {
+    $id: '#/components/schemas/Error',
+    title: 'Error',
+    description: 'The body of every 4xx/5xx answer.',
+    examples: [{ error: { code: 'not_found', message: 'Task was not found.' } }],
+  },
 );
 export type ErrorBody = typeof ErrorBody.static;
 
@@ -66,7 +71,27 @@ export const Task = t.Object(
     updated_at: Timestamp,
     completed_at: t.Nullable(Timestamp),
   },
-  { $id: '#/components/schemas/Task', title: 'Task' },
+  {
+    $id: '#/components/schemas/Task',
+    title: 'Task',
+    description: 'A task on the shared team board.',
+    examples: [
+      {
+        id: '0b6f8c2e-3f5d-4c9a-9d7e-2b1a6c4e8f10',
+        title: 'Write the release notes',
+        description: null,
+        status: 'in_progress',
+        priority: 'high',
+        category: 'docs',
+        assignee_id: '5d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
+        created_by: '5d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
+        due_date: '2026-12-01T00:00:00.000Z',
+        created_at: '2026-11-26T10:00:00.000Z',
+        updated_at: '2026-11-27T09:30:00.000Z',
+        completed_at: null,
+      },
+    ],
+  },
 );
 export type Task = typeof Task.static;
 
@@ -82,7 +107,23 @@ export const UserPrivate = t.Object(
     last_seen_at: t.Nullable(Timestamp),
     created_at: Timestamp,
   },
-  { $id: '#/components/schemas/UserPrivate', title: 'UserPrivate' },
+  {
+    $id: '#/components/schemas/UserPrivate',
+    title: 'UserPrivate',
+    description: 'Your own account, as only you see it.',
+    examples: [
+      {
+        id: '5d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
+        email: 'maya@example.com',
+        full_name: 'Maya Lin',
+        role: 'member',
+        is_active: true,
+        is_online: false,
+        last_seen_at: null,
+        created_at: '2026-11-26T10:00:00.000Z',
+      },
+    ],
+  },
 );
 export type UserPrivate = typeof UserPrivate.static;
 
@@ -95,7 +136,20 @@ export const UserPublic = t.Object(
     is_online: t.Boolean(),
     last_seen_at: t.Nullable(Timestamp),
   },
-  { $id: '#/components/schemas/UserPublic', title: 'UserPublic' },
+  {
+    $id: '#/components/schemas/UserPublic',
+    title: 'UserPublic',
+    description: 'What any signed-in user may see of another: no email or other personal data.',
+    examples: [
+      {
+        id: '5d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
+        full_name: 'Maya Lin',
+        role: 'member',
+        is_online: true,
+        last_seen_at: '2026-11-30T08:15:00.000Z',
+      },
+    ],
+  },
 );
 export type UserPublic = typeof UserPublic.static;
 
@@ -107,7 +161,19 @@ export const UserStatus = t.Object(
     is_online: t.Boolean(),
     last_seen_at: t.Nullable(Timestamp),
   },
-  { $id: '#/components/schemas/UserStatus', title: 'UserStatus' },
+  {
+    $id: '#/components/schemas/UserStatus',
+    title: 'UserStatus',
+    description: 'A user went online or offline.',
+    examples: [
+      {
+        user_id: '5d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
+        full_name: 'Maya Lin',
+        is_online: true,
+        last_seen_at: '2026-11-30T08:15:00.000Z',
+      },
+    ],
+  },
 );
 export type UserStatus = typeof UserStatus.static;
 
@@ -117,7 +183,18 @@ export const Token = t.Object(
     token_type: t.Literal('bearer'),
     expires_in: t.Integer({ description: 'seconds until the token expires' }),
   },
-  { $id: '#/components/schemas/Token', title: 'Token' },
+  {
+    $id: '#/components/schemas/Token',
+    title: 'Token',
+    description: 'An access token (HS256 JWT) and how long it lives.',
+    examples: [
+      {
+        access_token: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIuLi4ifQ.c2lnbmF0dXJl',
+        token_type: 'bearer',
+        expires_in: 3600,
+      },
+    ],
+  },
 );
 export type Token = typeof Token.static;
 
@@ -175,15 +252,41 @@ export const DashboardSummary = t.Object(
       description: 'opaque; changes whenever the counts may have changed (also the ETag)',
     }),
   },
-  { $id: '#/components/schemas/DashboardSummary', title: 'DashboardSummary' },
+  {
+    $id: '#/components/schemas/DashboardSummary',
+    title: 'DashboardSummary',
+    description: 'Task and user counts; every status and priority key is present (0 where none).',
+    examples: [
+      {
+        total_tasks: 100,
+        completed_tasks: 50,
+        completion_rate: 0.5,
+        active_users: 12,
+        online_users: 5,
+        tasks_by_status: { todo: 20, in_progress: 20, review: 5, completed: 50, cancelled: 5 },
+        tasks_by_priority: { low: 10, medium: 60, high: 20, urgent: 10 },
+        tasks_by_category: { backend: 40, design: 60 },
+        generated_at: '2026-11-26T10:00:00.000Z',
+        version: '1234',
+      },
+    ],
+  },
 );
 export type DashboardSummary = typeof DashboardSummary.static;
 
-export const TrendPoint = t.Object({
-  date: t.String({ format: 'date', description: 'UTC day, YYYY-MM-DD' }),
-  created: Count,
-  completed: Count,
-});
+export const TrendPoint = t.Object(
+  {
+    date: t.String({ format: 'date', description: 'UTC day, YYYY-MM-DD' }),
+    created: Count,
+    completed: Count,
+  },
+  {
+    $id: '#/components/schemas/TrendPoint',
+    title: 'TrendPoint',
+    description: 'Tasks created and completed on one UTC day.',
+    examples: [{ date: '2026-11-30', created: 7, completed: 4 }],
+  },
+);
 export type TrendPoint = typeof TrendPoint.static;
 
 /** One row of the workload table: an assignee (or user_id null: unassigned work) and their open work. */

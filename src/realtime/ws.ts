@@ -1,5 +1,6 @@
 import type { ServerWebSocket } from 'bun';
-import { Elysia } from 'elysia';
+import { Elysia, t } from 'elysia';
+import { errorBody } from '../http/error-body';
 import { UnauthorizedError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import {
@@ -10,6 +11,7 @@ import {
   type ServerFrame,
   WS_LIMITS,
 } from '../protocol/frames';
+import { ErrorBody } from '../protocol/schemas';
 import type { HubSocket, SocketHub } from './hub';
 
 /** setTimeout's largest delay (~24.8 days); tokens may live up to 30 days. */
@@ -176,6 +178,55 @@ function answer(conn: LiveConnection, message: unknown, deps: WsRouteDeps): void
   });
 }
 
+/** The user a `?token=` names, or the contract's 401 (thrown, for the global error mapper). */
+async function authenticate(deps: WsRouteDeps, token: unknown): Promise<SocketUser> {
+  if (typeof token !== 'string' || !token)
+    throw new UnauthorizedError('Missing access token; connect to /ws?token=<access_token>.');
+  const user = await deps.verifyToken(token);
+  if (!user) throw new UnauthorizedError('The access token is invalid or has expired.', 'invalid_token');
+  return user;
+}
+
+/**
+ * A plain GET of `/ws` (no WebSocket upgrade): the same token check as the socket, so a
+ * missing or bad token is the same 401; a good one gets 426 Upgrade Required, which is what
+ * this URL needs. This is also the operation the OpenAPI document shows for `/ws`.
+ */
+function plainGetRoute(deps: WsRouteDeps) {
+  return new Elysia({ name: 'hive.ws.plain-get' }).get(
+    '/ws',
+    async ({ query, set }) => {
+      await authenticate(deps, query.token);
+      set.status = 426;
+      set.headers.upgrade = 'websocket';
+      return errorBody(
+        'upgrade_required',
+        'This is a WebSocket endpoint; connect with a WebSocket client (see /asyncapi.json).',
+      );
+    },
+    {
+      query: t.Object({
+        token: t.Optional(t.String({ description: 'An access token from POST /api/v1/auth/login.' })),
+      }),
+      response: { 401: ErrorBody, 426: ErrorBody },
+      detail: {
+        tags: ['realtime'],
+        operationId: 'openWebSocket',
+        summary: 'The WebSocket: live presence, task and dashboard events',
+        description:
+          'Open with a WebSocket client at `/ws?token=<access_token>` (browsers cannot set headers on a WebSocket, hence the query parameter). The token is checked before the upgrade. Frames, close codes and limits: the AsyncAPI 3 document at [/asyncapi.json](/asyncapi.json).',
+        responses: {
+          101: { description: 'Switching Protocols: the socket is open (WebSocket clients only).' },
+          401: {
+            description:
+              'Missing, expired, forged or `alg: none` token (`unauthorized`, `invalid_token`); no socket is created.',
+          },
+        },
+      },
+    },
+  );
+}
+
 /**
  * `GET /ws?token=<access_token>`. The token is verified before the upgrade: a missing,
  * expired or forged one is answered with HTTP 401 in the contract's error format and no
@@ -189,20 +240,13 @@ export function wsRoutes(deps: WsRouteDeps) {
   const connections = new WeakMap<object, LiveConnection>();
   let nativeBroadcastInstalled = false;
 
-  return new Elysia({ name: 'hive.ws' }).ws('/ws', {
-    detail: {
-      tags: ['realtime'],
-      summary: 'WebSocket: live presence, task and dashboard events',
-      description:
-        'Upgrade with `?token=<access_token>` (401 before any upgrade when missing, expired or forged). Send `{"type":"ping"}`, get `{"type":"pong"}`; `{"type":"presence_subscribe","data":{"user_ids":[…]}}` follows those users (large teams). See README.',
-    },
+  return new Elysia({ name: 'hive.ws' }).use(plainGetRoute(deps)).ws('/ws', {
+    // OpenAPI cannot describe a socket: the AsyncAPI document does (src/http/asyncapi.ts).
+    detail: { hide: true },
     // Elysia's ws route ignores a value returned from beforeHandle, so refusal is a throw,
     // which the global onError turns into the contract's 401 body.
     async beforeHandle({ query, request, server }) {
-      const token = typeof query.token === 'string' ? query.token : undefined;
-      if (!token) throw new UnauthorizedError('Missing access token; connect to /ws?token=<access_token>.');
-      const user = await deps.verifyToken(token);
-      if (!user) throw new UnauthorizedError('The access token is invalid or has expired.', 'invalid_token');
+      const user = await authenticate(deps, query.token);
       verifiedUpgrades.set(request, user);
       if (server && !nativeBroadcastInstalled) {
         nativeBroadcastInstalled = true;

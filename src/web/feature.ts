@@ -84,7 +84,7 @@ function assets(): Promise<Map<string, Asset>> {
   return building;
 }
 
-export function createWebFeature(rt: Runtime): Feature {
+export function createWebFeature(rt: Runtime) {
   const serveAsset = async (name: string, request: Request) => {
     const asset = (await assets()).get(name)!;
     const headers = {
@@ -128,5 +128,5 @@ export function createWebFeature(rt: Runtime): Feature {
         rt.log.error('dashboard page build failed', { err });
       }
     },
-  };
+  } satisfies Feature;
 }

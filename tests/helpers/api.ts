@@ -1,4 +1,11 @@
-/** A small HTTP client for tests: real requests over real sockets. */
+import { responseCheckerFor } from './openapi-validate';
+
+/**
+ * A small HTTP client for tests: real requests over real sockets. Every response to a route
+ * the server's OpenAPI document describes is checked against it (status, body schema,
+ * documented headers), so any test that sees the server answer differently from its
+ * document fails, naming the route, the status and what did not match.
+ */
 export interface ApiResponse<T = any> {
   status: number;
   headers: Headers;
@@ -22,6 +29,14 @@ export function apiClient(baseUrl: string) {
     const text = await res.text();
     let parsed: unknown = text;
     if (text && res.headers.get('content-type')?.includes('json')) parsed = JSON.parse(text);
+    const mismatch = (await responseCheckerFor(baseUrl))?.check(
+      method,
+      res.url,
+      res.status,
+      res.headers,
+      parsed,
+    );
+    if (mismatch) throw new Error(`response does not match the OpenAPI document: ${mismatch}`);
     return { status: res.status, headers: res.headers, body: parsed as T };
   }
 

@@ -49,10 +49,10 @@ describe('WebSocket handshake', () => {
     });
     expect(outcome).toBe('error');
     expect(server.runtime.hub.size()).toBe(0);
-    // A plain GET (no Upgrade) is not the WebSocket route: a JSON 404, not a stack trace.
+    // A plain GET (no Upgrade) with a good token: 426 Upgrade Required, in the contract format.
     const plain = await api.get(`/ws?token=${user.token}`);
-    expect(plain.status).toBe(404);
-    expect(plain.body.error.code).toBe('not_found');
+    expect(plain.status).toBe(426);
+    expect(plain.body.error.code).toBe('upgrade_required');
     // The right token still works, so the refusals above were about the token.
     const ok = await openSocket(server.wsUrl, user.token);
     await ok.close();

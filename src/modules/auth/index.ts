@@ -26,7 +26,24 @@ export function createAuthFeature(rt: Pick<Runtime, 'config' | 'log' | 'sql' | '
       {
         body: RegisterBody,
         response: { 201: UserPrivate, ...errors(409, 413, 415, 422, 503) },
-        detail: { summary: 'Create an account (role member)' },
+        detail: {
+          operationId: 'register',
+          summary: 'Create an account (role member)',
+          description:
+            'The email is unique in any letter case (409 `email_taken`). Log in afterwards to get a token.',
+          requestBody: {
+            content: {
+              'application/json': {
+                example: {
+                  email: 'maya@example.com',
+                  password: 'correct horse battery',
+                  full_name: 'Maya Lin',
+                },
+              },
+            },
+          },
+          responses: { 201: { description: 'The new account.' } },
+        },
       },
     )
     .post(
@@ -49,9 +66,28 @@ export function createAuthFeature(rt: Pick<Runtime, 'config' | 'log' | 'sql' | '
         body: LoginBody,
         response: { 200: Token, ...errors(401, 413, 415, 422, 429, 503) },
         detail: {
+          operationId: 'login',
           summary: 'Exchange email and password for an access token',
           description:
-            'JSON `{email, password}` or an OAuth2 password form (`username`, `password`). 429 after too many attempts per IP and email per minute.',
+            'JSON `{email, password}`, or the OAuth2 password form (`username` = email, `password`) that Swagger UI’s Authorize sends. Wrong credentials get the same 401 whether the email exists or not; 429 after LOGIN_RATE_LIMIT_PER_MINUTE attempts per client IP and email in a minute; 503 when password checks are queued beyond capacity.',
+          requestBody: {
+            content: {
+              'application/json': { example: { email: 'admin@hive.local', password: 'hive-demo-password' } },
+              'application/x-www-form-urlencoded': {
+                example: {
+                  grant_type: 'password',
+                  username: 'admin@hive.local',
+                  password: 'hive-demo-password',
+                },
+              },
+            },
+          },
+          responses: {
+            200: { description: 'An access token; send it as `Authorization: Bearer <access_token>`.' },
+            401: {
+              description: 'Wrong email or password, or a deactivated account (`invalid_credentials`).',
+            },
+          },
         },
       },
     );

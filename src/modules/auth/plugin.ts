@@ -28,7 +28,9 @@ export function authPlugin(tokens: TokenService) {
           );
         return { user };
       },
-      detail: { security: [{ bearerAuth: [] }] },
+      // Either scheme yields the same bearer token; listing both lets Swagger UI's Authorize
+      // (the OAuth2 password form) sign its "Try it out" requests.
+      detail: { security: [{ bearerAuth: [] }, { oauth2: [] }] },
     },
   });
 }

@@ -21,7 +21,7 @@ const FOLD_INTERVAL_MS = 60_000;
  * instances' task and presence writes, after commit), pg_notify from the triggers (writes
  * made outside the server; real PostgreSQL only) and the version poll.
  */
-export function createDashboardFeature(rt: Runtime): Feature {
+export function createDashboardFeature(rt: Runtime) {
   const { sql, log } = rt;
   const flog = log.child({ feature: 'dashboard' });
   const cache = createSummaryCache({ sql, redis: rt.redis, redisPrefix: rt.config.redisPrefix, log: flog });
@@ -133,5 +133,5 @@ export function createDashboardFeature(rt: Runtime): Feature {
       if (expiryTimer) clearTimeout(expiryTimer);
       for (const fn of cleanups.reverse()) await fn();
     },
-  };
+  } satisfies Feature;
 }

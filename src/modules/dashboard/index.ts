@@ -1,5 +1,6 @@
 import { Elysia, t } from 'elysia';
 import type { Sql } from '../../db/client';
+import { docHeaders } from '../../http/openapi-vocabulary';
 import { errors } from '../../lib/schemas';
 import { DashboardSummary as Summary, TrendPoint, WorkloadEntry } from '../../protocol/schemas';
 import { authPlugin } from '../auth/plugin';
@@ -40,9 +41,27 @@ export function dashboardRoutes(deps: {
           ...errors(422, 503),
         },
         detail: {
+          operationId: 'getDashboardSummary',
           summary: 'Task and user counts for the dashboard (filters restrict every task count)',
           description:
-            'Exact counts from the trigger-maintained aggregates, reflecting every committed change within a second. Carries an ETag; send it back in If-None-Match to get 304.',
+            'Exact counts from the trigger-maintained aggregates, reflecting every committed change within a second. Public: no personal data. Carries a weak ETag; send it back in If-None-Match to get 304 while nothing changed.',
+          parameters: [
+            {
+              name: 'If-None-Match',
+              in: 'header',
+              required: false,
+              description:
+                'An ETag from an earlier answer: 304 without a body while the counts are unchanged.',
+              schema: { type: 'string' },
+            },
+          ],
+          responses: {
+            200: { description: 'The counts.', headers: docHeaders.etag },
+            304: {
+              description: 'Not Modified: the counts are those of the If-None-Match tag.',
+              headers: docHeaders.etag,
+            },
+          },
         },
       },
     )
@@ -50,7 +69,11 @@ export function dashboardRoutes(deps: {
       query: TrendsQuery,
       response: { 200: t.Array(TrendPoint), ...errors(422, 503) },
       detail: {
-        summary: 'Tasks created and completed per UTC day, ending today, oldest first, zeros included',
+        operationId: 'getDashboardTrends',
+        summary: 'Tasks created and completed per UTC day',
+        description:
+          'One entry per UTC day ending today, oldest first, zeros included; `created` by created_at, `completed` by completed_at.',
+        responses: { 200: { description: '`days` entries, oldest first.' } },
       },
     })
     .get(

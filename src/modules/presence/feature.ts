@@ -46,7 +46,7 @@ async function readOnlineCount(sql: Sql): Promise<number> {
  * presence fan-out (batched, by subscription above the threshold: ./fanout.ts) and task
  * events to this instance's sockets.
  */
-export function createPresenceFeature(rt: Runtime): Feature {
+export function createPresenceFeature(rt: Runtime) {
   const { config, log, hub, bus } = rt;
   const timings = presenceTimings(config.presenceTtlMs);
   // Presence has a Redis connection of its own: its scripts never queue behind (or time out
@@ -132,5 +132,5 @@ export function createPresenceFeature(rt: Runtime): Feature {
       for (const unsubscribe of unsubscribers.splice(0)) unsubscribe();
       if (presenceRedis) await closeRedis(presenceRedis);
     },
-  };
+  } satisfies Feature;
 }

@@ -1,4 +1,5 @@
 import { Elysia, t } from 'elysia';
+import { docHeaders } from '../../http/openapi-vocabulary';
 import { NotFoundError, UnauthorizedError } from '../../lib/errors';
 import { errors } from '../../lib/schemas';
 import { UserPrivate, UserPublic } from '../../protocol/schemas';
@@ -23,8 +24,13 @@ export function createUsersFeature(rt: Pick<Runtime, 'tokens' | 'users'>) {
     .use(authPlugin(rt.tokens))
     .get('/me', ({ user }) => users.getById(user.id).catch(accountGone), {
       auth: true,
-      response: { 200: UserPrivate, ...errors(401) },
-      detail: { summary: 'The signed-in user' },
+      response: { 200: UserPrivate, ...errors(401, 503) },
+      detail: {
+        operationId: 'getMe',
+        summary: 'The signed-in user',
+        description: 'Your own account, email included.',
+        responses: { 200: { description: 'Your account.' } },
+      },
     })
     .patch(
       '/me',
@@ -38,11 +44,14 @@ export function createUsersFeature(rt: Pick<Runtime, 'tokens' | 'users'>) {
       {
         auth: true,
         body: UpdateMeBody,
-        response: { 200: UserPrivate, ...errors(401, 413, 415, 422) },
+        response: { 200: UserPrivate, ...errors(401, 413, 415, 422, 503) },
         detail: {
+          operationId: 'updateMe',
           summary: 'Change your name or password',
           description:
-            'A new password needs the right current_password, and ends every session of the account (this token included): sign in again with it. Server-owned fields (is_online, is_active, role, last_seen_at) are ignored.',
+            'A new password needs the right current_password (else 401), and ends every session of the account (this token included): sign in again with it. Server-owned fields (is_online, is_active, role, last_seen_at) are ignored.',
+          requestBody: { content: { 'application/json': { example: { full_name: 'Maya Lin-Okafor' } } } },
+          responses: { 200: { description: 'Your account after the change.' } },
         },
       },
     )
@@ -56,10 +65,14 @@ export function createUsersFeature(rt: Pick<Runtime, 'tokens' | 'users'>) {
       {
         auth: true,
         query: OnlineQuery,
-        response: { 200: t.Array(UserPublic), ...errors(401, 422) },
+        response: { 200: t.Array(UserPublic), ...errors(401, 422, 503) },
         detail: {
+          operationId: 'listOnlineUsers',
           summary: 'Users online now, ordered by full_name',
           description: 'Public profile only (no email). Header X-Total-Count holds the number online.',
+          responses: {
+            200: { description: 'One page of the users online now.', headers: docHeaders.totalCount },
+          },
         },
       },
     );
