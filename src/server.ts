@@ -117,16 +117,30 @@ async function stopFeatures(rt: Runtime, features: readonly Feature[]) {
 /** The whole HTTP app's type, for `treaty<App>()` from @elysiajs/eden. */
 export type App = AppOf<ReturnType<typeof createFeatures>>;
 
-/** Stop features in reverse, then stop accepting (in-flight requests finish), then close connections. */
+/** How long shutdown waits for open connections (in-flight requests) once nothing new is accepted. */
+const DRAIN_MS = 5_000;
+
+/**
+ * Stop accepting first, so a client told to reconnect (1001) cannot land on this instance
+ * again; then stop features in reverse (presence closes its sockets); then wait, bounded, for
+ * in-flight requests; then close connections. Accepting until the end let the page's
+ * immediate reconnect open a socket no feature would close, and the drain then waited for
+ * the 60 s idle timeout.
+ */
 async function shutdown(
   rt: Runtime,
   features: readonly Feature[],
-  stopHttp: () => Promise<void>,
+  server: { stop(closeActiveConnections?: boolean): Promise<void> },
   cleanup: Cleanup[],
 ) {
   rt.log.info('shutting down');
+  const drained = server.stop(false);
   await stopFeatures(rt, features);
-  await stopHttp();
+  const late = await Promise.race([drained.then(() => false), Bun.sleep(DRAIN_MS).then(() => true)]);
+  if (late) {
+    rt.log.warn('shutdown: connections still open after the drain; closing them');
+    await server.stop(true);
+  }
   for (const fn of cleanup.reverse()) await fn().catch(() => {});
   rt.log.info('stopped');
 }
@@ -182,7 +196,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       port,
       runtime: rt,
       stop: () => {
-        stopping ??= shutdown(rt, features, async () => void (await app.stop(false)), cleanup);
+        stopping ??= shutdown(rt, features, app.server!, cleanup);
         return stopping;
       },
     };

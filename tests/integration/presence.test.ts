@@ -32,6 +32,40 @@ describe('graceful shutdown', () => {
   }, 30_000);
 });
 
+describe('shutdown while clients reconnect at once', () => {
+  test('a client that reconnects on 1001 finds the door closed, and stop() finishes promptly', async () => {
+    const server = await startTestServer();
+    const api = apiClient(server.url);
+    const user = await api.newUser('Eager Reconnecter');
+    const socket = await openSocket(server.wsUrl, user.token);
+    // What the page does on advice "reconnect": try again at once. While this instance shuts
+    // down it must not accept the new socket (no feature would ever close it, and the drain
+    // would wait for the idle timeout).
+    let reopened: WebSocket | undefined;
+    let reopenedState: 'open' | 'refused' | undefined;
+    socket.ws.addEventListener('close', () => {
+      reopened = new WebSocket(`${server.wsUrl}/ws?token=${encodeURIComponent(user.token)}`);
+      reopened.onopen = () => {
+        reopenedState = 'open';
+      };
+      reopened.onerror = () => {
+        reopenedState ??= 'refused';
+      };
+      reopened.onclose = () => {
+        reopenedState ??= 'refused';
+      };
+    });
+    const started = performance.now();
+    await server.stop();
+    const tookMs = performance.now() - started;
+    await waitFor(() => reopenedState, { what: 'the reconnect attempt to settle' });
+    expect(reopenedState).toBe('refused');
+    // Grace (300 ms in tests) plus the close handshake; far below the 60 s idle timeout.
+    expect(tookMs).toBeLessThan(5_000);
+    reopened?.close();
+  }, 30_000);
+});
+
 describe.skipIf(!REAL_DB)('start-up reconciliation', () => {
   test('users left online by a dead process are set offline within PRESENCE_TTL_MS of the next start', async () => {
     const db = await createTestDatabase();
