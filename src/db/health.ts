@@ -1,3 +1,4 @@
+import { rejectAfter } from '../lib/deadline';
 import type { Logger } from '../lib/logger';
 
 /**
@@ -61,21 +62,16 @@ export function createDatabaseHealth(deps: DatabaseHealthDeps) {
   let probeTimer: ReturnType<typeof setTimeout> | undefined;
 
   async function probeOnce(): Promise<boolean> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new DatabaseUnavailableError(`no answer within ${timings.probeTimeoutMs} ms`)),
-        timings.probeTimeoutMs,
-      );
-    });
     try {
-      await Promise.race([deps.probe(), timeout]);
+      await rejectAfter(
+        deps.probe(),
+        timings.probeTimeoutMs,
+        () => new DatabaseUnavailableError(`no answer within ${timings.probeTimeoutMs} ms`),
+      );
       return true;
     } catch (err) {
       if (err instanceof DatabaseUnavailableError) deps.abandonProbe(err);
       return false;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

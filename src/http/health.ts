@@ -1,21 +1,14 @@
 import { Elysia, t } from 'elysia';
 import type Redis from 'ioredis';
 import { databaseHealth, type Sql } from '../db/client';
+import { rejectAfter } from '../lib/deadline';
 import type { Logger } from '../lib/logger';
 import { ErrorBody } from '../protocol/schemas';
 
 /** Each check answers within this, so `/ready` answers within a second whatever is down. */
 const CHECK_TIMEOUT_MS = 500;
 
-function withTimeout<T>(p: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('timeout')), CHECK_TIMEOUT_MS);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
+const withTimeout = <T>(p: Promise<T>) => rejectAfter(p, CHECK_TIMEOUT_MS, () => new Error('timeout'));
 
 type CheckResult = 'ok' | 'down' | 'degraded';
 

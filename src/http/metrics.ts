@@ -3,6 +3,7 @@ import { Elysia, t } from 'elysia';
 import type Redis from 'ioredis';
 import { Gauge } from 'prom-client';
 import type { Sql } from '../db/client';
+import { rejectAfter } from '../lib/deadline';
 import { ForbiddenError, UnauthorizedError } from '../lib/errors';
 import { httpDuration, httpRequests, registry } from '../lib/metrics';
 import { errors } from '../lib/schemas';
@@ -68,21 +69,14 @@ function registerInstanceGauges() {
 }
 
 /** This instance's sessions as PostgreSQL sees them (its application_name), by state. */
-async function poolConnections(sql: Sql): Promise<{ state: string; n: number }[]> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('database probe timed out')), DB_PROBE_TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([
-      sql<{ state: string; n: number }[]>`
-        select coalesce(state, 'unknown') as state, count(*)::int as n from pg_stat_activity
-         where application_name = current_setting('application_name') group by 1`,
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+function poolConnections(sql: Sql): Promise<{ state: string; n: number }[]> {
+  return rejectAfter(
+    sql<{ state: string; n: number }[]>`
+      select coalesce(state, 'unknown') as state, count(*)::int as n from pg_stat_activity
+       where application_name = current_setting('application_name') group by 1`,
+    DB_PROBE_TIMEOUT_MS,
+    () => new Error('database probe timed out'),
+  );
 }
 
 function registerDatabaseGauges() {
