@@ -3,7 +3,7 @@
  * database with N users and their tokens, and clean-up of the database and the Redis prefix.
  */
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Subprocess } from 'bun';
 import Redis from 'ioredis';
 import type postgres from 'postgres';
@@ -80,6 +80,59 @@ export async function spawn(cmd: string[], env: Record<string, string>): Promise
 export function rssMb(proc: Subprocess): number {
   const status = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
   return round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024, 1);
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc; 0 once it is gone. */
+export function cpuSeconds(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks, 100 Hz on Linux
+  } catch {
+    return 0;
+  }
+}
+
+/** Pids of every process whose command name is `comm` (postgres backends, redis-server). */
+export function pidsOf(comm: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === comm) pids.push(Number(entry));
+    } catch {}
+  }
+  return pids;
+}
+
+/**
+ * CPU seconds used by each group of processes between `start()` and `stop()`: where a storm's
+ * CPU went (HIVE, PostgreSQL, Redis, the clients), on a machine where they share 2 cores.
+ * Processes that start in between (new postgres backends) count from zero.
+ */
+export function cpuMeter(groups: Record<string, () => number[]>) {
+  const before = new Map<number, number>();
+  const sample = () => {
+    const now = new Map<number, number>();
+    for (const pids of Object.values(groups)) for (const pid of pids()) now.set(pid, cpuSeconds(pid));
+    return now;
+  };
+  return {
+    start() {
+      before.clear();
+      for (const [pid, s] of sample()) before.set(pid, s);
+    },
+    stop(): Record<string, number> {
+      const out: Record<string, number> = {};
+      for (const [name, pids] of Object.entries(groups)) {
+        let total = 0;
+        for (const pid of pids()) total += cpuSeconds(pid) - (before.get(pid) ?? 0);
+        out[name] = round(total, 2);
+      }
+      return out;
+    },
+  };
 }
 
 /**

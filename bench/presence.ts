@@ -23,9 +23,11 @@ import postgres from 'postgres';
 import { numberArg, round, runHeader, summarise, table, writeResultsSection } from './lib';
 import {
   type Child,
+  cpuMeter,
   createScratch,
   hiveCommand,
   log,
+  pidsOf,
   rssMb,
   signToken,
   spawn,
@@ -39,6 +41,8 @@ const PROBES = numberArg('probes', 200, { integer: true });
 const SAMPLES = numberArg('samples', 200, { integer: true });
 const CPU_PROF_DIR = process.argv.includes('--cpu-prof') ? '/tmp/hive-bench-cpu-prof' : undefined;
 const GRACE_MS = 1_000;
+/** Only the one-instance storm (a quicker loop while working on it); nothing is written. */
+const ONE_ONLY = process.argv.includes('--one');
 /** A new probe user connects this often while the storm is being written. */
 const PROBE_EVERY_MS = 10;
 
@@ -57,6 +61,8 @@ function openStorm(urls: string[], tokens: string[], follow?: (i: number) => str
   const started = wallNow();
   let open = 0;
   let failed = 0;
+  /** Frames received by all sockets, by type (read off the frame's start: `{"type":"…"`). */
+  const types: Record<string, number> = {};
   const sockets = tokens.map((token, i) => {
     const ws = new WebSocket(`${urls[i % urls.length]}/ws?token=${token}`);
     const s: StormSocket = { ws, openedAt: 0, frames: 0, bytes: 0 };
@@ -70,6 +76,9 @@ function openStorm(urls: string[], tokens: string[], follow?: (i: number) => str
     };
     ws.onmessage = (e) => {
       s.frames += 1;
+      const head = typeof e.data === 'string' ? e.data.slice(0, 40) : '';
+      const type = /"type":"(\w+)"/.exec(head)?.[1] ?? 'other';
+      types[type] = (types[type] ?? 0) + 1;
       s.bytes += typeof e.data === 'string' ? e.data.length : (e.data as ArrayBuffer).byteLength;
     };
     ws.onclose = (e) => {
@@ -87,7 +96,7 @@ function openStorm(urls: string[], tokens: string[], follow?: (i: number) => str
       };
     },
   );
-  return { sockets, started, allOpen, failed: () => failed };
+  return { sockets, started, allOpen, failed: () => failed, types };
 }
 
 function closeAll(sockets: StormSocket[]) {
@@ -102,18 +111,21 @@ async function bareStorm(servers: number, tokens: string[]) {
   const bare: Child[] = [];
   for (let i = 0; i < servers; i++)
     bare.push(await spawn([process.execPath, 'bench/presence-bare-server.ts'], {}));
+  const meter = cpuMeter({ server: () => bare.map((b) => b.proc.pid), clients: () => [process.pid] });
+  meter.start();
   const storm = openStorm(
     bare.map((b) => `ws://127.0.0.1:${b.port}`),
     tokens,
   );
   const opened = await storm.allOpen;
+  const cpu = meter.stop();
   const rss = bare.map((b) => rssMb(b.proc));
   closeAll(storm.sockets);
   for (const b of bare) b.proc.kill();
   await Promise.all(bare.map((b) => b.proc.exited));
   await Bun.sleep(500); // let the client release its closed sockets before the next storm
-  log(`bare ×${servers}`, opened.rate, 'sockets/s');
-  return { ...opened, failed: storm.failed(), rss };
+  log(`bare ×${servers}`, opened.rate, 'sockets/s', JSON.stringify({ cpu }));
+  return { ...opened, failed: storm.failed(), rss, cpu };
 }
 
 type StormFigures = Awaited<ReturnType<typeof hiveStorm>>;
@@ -143,13 +155,23 @@ async function hiveStorm(
   const n = storm.ids.length;
   // Each client follows SUBSCRIBE other storm users, spread evenly.
   const follow = (i: number) => Array.from({ length: SUBSCRIBE }, (_, k) => storm.ids[(i + 1 + k * 97) % n]!);
+  // Where the CPU went from the first socket until the database caught up.
+  const meter = cpuMeter({
+    hive: () => servers.map((s) => s.proc.pid),
+    postgres: () => pidsOf('postgres'),
+    redis: () => pidsOf('redis-server'),
+    clients: () => [process.pid, prober.proc.pid],
+  });
+  meter.start();
   const run = openStorm(
     servers.map((s) => `ws://127.0.0.1:${s.port}`),
     storm.tokens,
     follow,
   );
   const opened = await run.allOpen;
+  const cpuOpen = meter.stop();
   await prober.proc.exited;
+  const cpu = meter.stop();
   const out = JSON.parse(readFileSync(outPath, 'utf8')) as {
     caughtUpAt?: number;
     probes: { openedAt?: number; committedAt?: number }[];
@@ -184,6 +206,9 @@ async function hiveStorm(
     rss,
     closedByServer,
     allOfflineS,
+    cpuOpen,
+    cpu,
+    framesByType: run.types,
   };
   log('storm', JSON.stringify(figures));
   return figures;
@@ -321,6 +346,11 @@ function stormTable(
   );
 }
 
+/** The HIVE processes' output, kept for reading after every run. */
+const SERVER_LOG = '/tmp/hive-bench-presence-servers.log';
+/** Thrown to end a `--one` run after the one-instance storm (the finally still cleans up). */
+class OneOnlyDone extends Error {}
+let oneOnlyDone = false;
 const scratch = await createScratch({ PRESENCE_GRACE_MS: String(GRACE_MS) });
 const children: Child[] = [];
 const sections: string[] = [];
@@ -342,6 +372,10 @@ try {
   loads.push(os.loadavg()[0]!);
   const one = await hiveStorm([a], sql, storm, pick(USERS, PROBES));
   loads.push(os.loadavg()[0]!);
+  if (ONE_ONLY) {
+    await sql.end();
+    throw new OneOnlyDone();
+  }
   const b = await spawn(hiveCommand(CPU_PROF_DIR), scratch.serverEnv);
   children.push(b);
   const bareTwo = await bareStorm(2, storm.tokens);
@@ -365,10 +399,13 @@ try {
   );
   await sql.end();
 } catch (err) {
-  writeFileSync('/tmp/hive-bench-presence-servers.log', children.map((c) => c.output()).join('\n---\n'));
-  log('failed; server output in /tmp/hive-bench-presence-servers.log');
-  throw err;
+  if (err instanceof OneOnlyDone) oneOnlyDone = true;
+  else {
+    log(`failed; server output in ${SERVER_LOG}`);
+    throw err;
+  }
 } finally {
+  writeFileSync(SERVER_LOG, children.map((c) => c.output()).join('\n---\n'));
   // SIGTERM first: a graceful exit is when Bun writes the CPU profile.
   for (const c of children) if (c.proc.exitCode === null) c.proc.kill(CPU_PROF_DIR ? 'SIGTERM' : 'SIGKILL');
   await Promise.race([Promise.all(children.map((c) => c.proc.exited)), Bun.sleep(20_000)]);
@@ -376,6 +413,7 @@ try {
   await scratch.drop();
   if (CPU_PROF_DIR) log(`CPU profiles in ${CPU_PROF_DIR}`);
 }
+if (oneOnlyDone) process.exit(0);
 
 const report = [
   '### Presence at organisation scale (issue 8)',
