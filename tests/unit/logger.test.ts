@@ -45,4 +45,24 @@ describe('logger', () => {
     expect(() => log.info('odd', { circular, big: 10n })).not.toThrow();
     expect(lines).toHaveLength(1);
   });
+
+  test('stdout: lines written in one turn all arrive, in order, even when the process exits right after', async () => {
+    // The default sink writes once per event-loop turn; what is held at exit must still be written.
+    const script = `
+      const { createLogger } = await import(${JSON.stringify(`${import.meta.dir}/../../src/lib/logger.ts`)});
+      const log = createLogger('info');
+      for (let i = 0; i < 2000; i++) log.info('line', { i });
+      log.error('fatal', { last: true });
+      process.exit(3);`;
+    const proc = Bun.spawn([process.execPath, '-e', script], { stdout: 'pipe', stderr: 'pipe' });
+    const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+    expect(code).toBe(3);
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(2001);
+    expect(lines.slice(0, 2000).map((l) => l.i)).toEqual(Array.from({ length: 2000 }, (_, i) => i));
+    expect(lines[2000]).toMatchObject({ level: 'error', msg: 'fatal', last: true });
+  });
 });
