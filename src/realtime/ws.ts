@@ -81,30 +81,44 @@ export interface WsRouteDeps {
 const BROADCAST_TOPIC = 'hive:all';
 const PONG = encodeFrame({ type: 'pong' });
 
-interface LiveConnection extends Connection {
-  /** Flood control: a token bucket (WS_LIMITS.floodBurst, refilled at floodRatePerS). */
-  tokens: number;
-  refilledAt: number;
-  cancelExpiry(): void;
-}
-
 let sequence = 0;
 
-function openConnection(raw: ServerWebSocket<unknown>, user: SocketUser, hub: SocketHub): LiveConnection {
-  sequence += 1;
-  return {
-    connId: `${hub.size().toString(36)}.${sequence.toString(36)}.${crypto.randomUUID().slice(0, 8)}`,
-    userId: user.id,
-    tokenVersion: user.tokenVersion,
-    user,
-    openedAt: Date.now(),
-    tokens: WS_LIMITS.floodBurst,
-    refilledAt: performance.now(),
-    cancelExpiry: () => {},
-    sendRaw: (text: string) => void raw.send(text),
-    send: (frame: ServerFrame) => void raw.send(encodeFrame(frame)),
-    close: (c: CloseCode) => raw.close(c.code, c.reason),
-  };
+/**
+ * One open socket's bookkeeping. A class, so its methods live once on the prototype rather
+ * than as closures per socket (10,000 sockets made 40,000 of them).
+ */
+class LiveConnection implements Connection {
+  readonly connId: string;
+  readonly userId: string;
+  readonly tokenVersion: number | undefined;
+  readonly openedAt = Date.now();
+  /** Flood control: a token bucket (WS_LIMITS.floodBurst, refilled at floodRatePerS). */
+  tokens: number = WS_LIMITS.floodBurst;
+  refilledAt = performance.now();
+  cancelExpiry: () => void = () => {};
+
+  constructor(
+    private readonly raw: ServerWebSocket<unknown>,
+    readonly user: SocketUser,
+    hub: SocketHub,
+  ) {
+    sequence += 1;
+    this.connId = `${hub.size().toString(36)}.${sequence.toString(36)}.${crypto.randomUUID().slice(0, 8)}`;
+    this.userId = user.id;
+    this.tokenVersion = user.tokenVersion;
+  }
+
+  sendRaw(text: string): void {
+    this.raw.send(text);
+  }
+
+  send(frame: ServerFrame): void {
+    this.raw.send(encodeFrame(frame));
+  }
+
+  close(c: CloseCode): void {
+    this.raw.close(c.code, c.reason);
+  }
 }
 
 /** False when the connection has used up its message allowance (it is closed with 1008 then). */
@@ -150,9 +164,8 @@ const UNKNOWN_TYPE_HINT = `the client messages are ${CLIENT_FRAME_TYPES.map((t) 
 
 /** Answer one client message: `ping` gets `pong`, `presence_subscribe` goes on, anything else an `error` frame. */
 function answer(conn: LiveConnection, message: unknown, deps: WsRouteDeps): void {
-  // Elysia has already JSON-parsed text that looks like JSON; anything else stays as it came.
   const frame =
-    message && typeof message === 'object' && !Buffer.isBuffer(message)
+    message && typeof message === 'object' && !Array.isArray(message)
       ? (message as { type?: unknown; data?: unknown })
       : undefined;
   const type = frame?.type;
@@ -188,15 +201,95 @@ async function authenticate(deps: WsRouteDeps, token: unknown): Promise<SocketUs
 }
 
 /**
- * A plain GET of `/ws` (no WebSocket upgrade): the same token check as the socket, so a
- * missing or bad token is the same 401; a good one gets 426 Upgrade Required, which is what
- * this URL needs. This is also the operation the OpenAPI document shows for `/ws`.
+ * What Bun keeps per socket (`ws.data`): who it is, and its connection once open. Elysia's
+ * server-wide WebSocket handlers call `data.open` / `data.message` / `data.close`; ours are
+ * shared functions, so a socket costs this small object and its connection, not a copy of the
+ * request's whole context and a set of closures each, as Elysia's `.ws()` route keeps.
  */
-function plainGetRoute(deps: WsRouteDeps) {
-  return new Elysia({ name: 'hive.ws.plain-get' }).get(
+interface SocketData {
+  readonly user: SocketUser;
+  conn: LiveConnection | undefined;
+  open(ws: ServerWebSocket<SocketData>): void;
+  message(ws: ServerWebSocket<SocketData>, message: string | Buffer): void;
+  close(ws: ServerWebSocket<SocketData>, code: number): void;
+}
+
+/** A text frame as JSON, or undefined (binary, or not JSON): answered with `invalid_frame`. */
+function parseFrame(message: string | Buffer): unknown {
+  if (typeof message !== 'string') return undefined;
+  try {
+    return JSON.parse(message);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `GET /ws?token=<access_token>`. The token is verified before the upgrade: a missing,
+ * expired, forged or revoked one is answered with HTTP 401 in the contract's error format and
+ * no socket is created. A plain GET (no `Upgrade: websocket`) with a good token gets 426
+ * Upgrade Required. The route upgrades with `server.upgrade` itself rather than through
+ * Elysia's `.ws()`: in a 10,000-socket connect storm Elysia's per-socket context copy and
+ * per-event wrappers were a fifth of the server's memory and a tenth of its CPU. Frames and
+ * close codes: src/protocol/frames.ts and README "WebSocket".
+ */
+export function wsRoutes(deps: WsRouteDeps) {
+  const { hub, log } = deps;
+  let nativeBroadcastInstalled = false;
+
+  function open(this: SocketData, raw: ServerWebSocket<SocketData>): void {
+    const { user } = this;
+    const conn = new LiveConnection(raw as ServerWebSocket<unknown>, user, hub);
+    this.conn = conn;
+    if (user.expiresAt !== undefined) {
+      conn.cancelExpiry = whenExpired(user.expiresAt, () => {
+        log.info('websocket token expired; closing', { conn_id: conn.connId, user_id: conn.userId });
+        conn.close(CloseCodes.tokenExpired);
+      });
+    }
+    hub.add(conn);
+    raw.subscribe(BROADCAST_TOPIC);
+    deps.onOpen(conn);
+  }
+
+  function message(this: SocketData, _raw: ServerWebSocket<SocketData>, text: string | Buffer): void {
+    const conn = this.conn;
+    if (!conn) return;
+    if (!withinRate(conn)) {
+      log.warn('websocket flood; closing', { conn_id: conn.connId, user_id: conn.userId });
+      conn.close(CloseCodes.tooManyMessages);
+      return;
+    }
+    answer(conn, parseFrame(text), deps);
+  }
+
+  function close(this: SocketData, _raw: ServerWebSocket<SocketData>, code: number): void {
+    const conn = this.conn;
+    if (!conn) return;
+    this.conn = undefined;
+    conn.cancelExpiry();
+    hub.remove(conn.connId);
+    deps.onClose(conn, code);
+  }
+
+  const routes = new Elysia({ name: 'hive.ws' }).get(
     '/ws',
-    async ({ query, set }) => {
-      await authenticate(deps, query.token);
+    async ({ query, request, server, set }) => {
+      const user = await authenticate(deps, query.token);
+      if (request.headers.get('upgrade')?.toLowerCase() === 'websocket' && server) {
+        if (!nativeBroadcastInstalled) {
+          nativeBroadcastInstalled = true;
+          hub.useNativeBroadcast((text) => void server.publish(BROADCAST_TOPIC, text));
+        }
+        const data: SocketData = { user, conn: undefined, open, message, close };
+        // The 101 carries the headers set so far (request id, security headers).
+        if (server.upgrade(request, { data, headers: set.headers as Record<string, string> })) {
+          set.status = 101;
+          return;
+        }
+        set.status = 400;
+        return errorBody('bad_request', 'The WebSocket handshake is malformed.');
+      }
       set.status = 426;
       set.headers.upgrade = 'websocket';
       return errorBody(
@@ -208,7 +301,7 @@ function plainGetRoute(deps: WsRouteDeps) {
       query: t.Object({
         token: t.Optional(t.String({ description: 'An access token from POST /api/v1/auth/login.' })),
       }),
-      response: { 401: ErrorBody, 426: ErrorBody },
+      response: { 400: ErrorBody, 401: ErrorBody, 426: ErrorBody },
       detail: {
         tags: ['realtime'],
         operationId: 'openWebSocket',
@@ -217,81 +310,28 @@ function plainGetRoute(deps: WsRouteDeps) {
           'Open with a WebSocket client at `/ws?token=<access_token>` (browsers cannot set headers on a WebSocket, hence the query parameter). The token is checked before the upgrade. Frames, close codes and limits: the AsyncAPI 3 document at [/asyncapi.json](/asyncapi.json).',
         responses: {
           101: { description: 'Switching Protocols: the socket is open (WebSocket clients only).' },
+          400: {
+            description: 'An `Upgrade: websocket` request whose handshake is malformed (`bad_request`).',
+          },
           401: {
             description:
               'Missing, expired, forged or `alg: none` token (`unauthorized`, `invalid_token`); no socket is created.',
           },
+          426: { description: 'A plain GET with a good token (`upgrade_required`): use a WebSocket client.' },
         },
       },
     },
   );
+  return routes as unknown as WithRoutes<typeof routes, SocketRouteType>;
 }
 
 /**
- * `GET /ws?token=<access_token>`. The token is verified before the upgrade: a missing,
- * expired or forged one is answered with HTTP 401 in the contract's error format and no
- * socket is created. Frames and close codes: src/protocol/frames.ts and README "WebSocket".
+ * Types only (never called): the route above upgrades by itself, but `treaty<App>()` should
+ * still see `/ws` as a WebSocket (Eden's `client.ws.subscribe`), as it would from `.ws()`.
  */
-export function wsRoutes(deps: WsRouteDeps) {
-  const { hub, log } = deps;
-  // The verified user travels from the HTTP upgrade request to the socket's open handler.
-  const verifiedUpgrades = new WeakMap<Request, SocketUser>();
-  // Elysia hands each event a fresh wrapper; the per-socket `data` object is what stays put.
-  const connections = new WeakMap<object, LiveConnection>();
-  let nativeBroadcastInstalled = false;
-
-  return new Elysia({ name: 'hive.ws' }).use(plainGetRoute(deps)).ws('/ws', {
-    // OpenAPI cannot describe a socket: the AsyncAPI document does (src/http/asyncapi.ts).
-    detail: { hide: true },
-    // Elysia's ws route ignores a value returned from beforeHandle, so refusal is a throw,
-    // which the global onError turns into the contract's 401 body.
-    async beforeHandle({ query, request, server }) {
-      const user = await authenticate(deps, query.token);
-      verifiedUpgrades.set(request, user);
-      if (server && !nativeBroadcastInstalled) {
-        nativeBroadcastInstalled = true;
-        hub.useNativeBroadcast((text) => void server.publish(BROADCAST_TOPIC, text));
-      }
-    },
-    open(ws) {
-      const raw = ws.raw as ServerWebSocket<unknown>;
-      const user = verifiedUpgrades.get(ws.data.request);
-      if (!user) {
-        // Unreachable: beforeHandle refuses before upgrading. Kept so a refactor cannot open a hole.
-        raw.close(CloseCodes.sessionRevoked.code, 'unauthenticated');
-        return;
-      }
-      verifiedUpgrades.delete(ws.data.request);
-      const conn = openConnection(raw, user, hub);
-      connections.set(raw.data as object, conn);
-      if (user.expiresAt !== undefined) {
-        conn.cancelExpiry = whenExpired(user.expiresAt, () => {
-          log.info('websocket token expired; closing', { conn_id: conn.connId, user_id: conn.userId });
-          conn.close(CloseCodes.tokenExpired);
-        });
-      }
-      hub.add(conn);
-      raw.subscribe(BROADCAST_TOPIC);
-      deps.onOpen(conn);
-    },
-    message(ws, message) {
-      const conn = connections.get(ws.raw.data as object);
-      if (!conn) return;
-      if (!withinRate(conn)) {
-        log.warn('websocket flood; closing', { conn_id: conn.connId, user_id: conn.userId });
-        conn.close(CloseCodes.tooManyMessages);
-        return;
-      }
-      answer(conn, message, deps);
-    },
-    close(ws, code) {
-      const data = ws.raw.data as object;
-      const conn = connections.get(data);
-      if (!conn) return;
-      connections.delete(data);
-      conn.cancelExpiry();
-      hub.remove(conn.connId);
-      deps.onClose(conn, code);
-    },
-  });
-}
+const socketRouteShape = () => new Elysia().ws('/ws', { query: t.Object({ token: t.Optional(t.String()) }) });
+type SocketRouteType = ReturnType<typeof socketRouteShape>['~Routes'];
+type WithRoutes<A, R> =
+  A extends Elysia<infer B, infer S, infer D, infer M, infer Rt, infer E, infer V>
+    ? Elysia<B, S, D, M, Rt & R, E, V>
+    : never;
