@@ -33,6 +33,18 @@ export interface SocketHub {
   useNativeBroadcast(publish: ((text: string) => void) | undefined): void;
 }
 
+/**
+ * How long a coalesced broadcast (the dashboard summary, the online count) waits after the
+ * previous one: 250 ms (four a second) up to 1,250 local sockets, then growing with them, to
+ * one every 2 s from 10,000 on. Each broadcast is a write per socket (~9 µs each on the
+ * 2-core machine of bench/RESULTS.md); at a fixed 250 ms those two frames were ten of the
+ * fifteen frames each of 10,000 sockets got during a connect storm, for figures that change
+ * every tick anyway.
+ */
+export function broadcastIntervalMs(sockets: number): number {
+  return Math.min(2_000, Math.max(250, Math.round(sockets / 5)));
+}
+
 export function createSocketHub(): SocketHub {
   const sockets = new Map<string, HubSocket>();
   let nativePublish: ((text: string) => void) | undefined;

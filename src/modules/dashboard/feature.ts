@@ -1,3 +1,4 @@
+import { broadcastIntervalMs } from '../../realtime/hub';
 import type { Feature, Runtime } from '../../runtime';
 import { dashboardRoutes } from './index';
 import { createWorkloadCache, MAX_AGE_MS } from './insights';
@@ -10,8 +11,6 @@ import { ANALYTICS_CHANNEL, createSummaryCache, readVersion } from './service';
  * made in SQL.
  */
 const VERSION_POLL_MS = 250;
-/** At most one dashboard_summary push per this interval (trailing, so the last change is always pushed). */
-const PUSH_INTERVAL_MS = 250;
 /** How often the cube's slots are folded back into slot 0 (keeps summary reads to few rows). */
 const FOLD_INTERVAL_MS = 60_000;
 
@@ -64,7 +63,9 @@ export function createDashboardFeature(rt: Runtime) {
   /** Coalesce: the first change waits out the rest of the interval, later ones ride along. */
   function schedulePush() {
     if (pushTimer || stopped) return;
-    const wait = Math.max(0, lastPushAt + PUSH_INTERVAL_MS - Date.now());
+    // At most one push per interval (trailing, so the last change is always pushed): 250 ms,
+    // longer with thousands of sockets on this instance (src/realtime/hub.ts).
+    const wait = Math.max(0, lastPushAt + broadcastIntervalMs(rt.hub.size()) - Date.now());
     pushTimer = setTimeout(() => {
       pushTimer = undefined;
       lastPushAt = Date.now();

@@ -8,7 +8,7 @@ import {
   type PresenceMode,
 } from '../../protocol/frames';
 import type { UserStatus } from '../../protocol/schemas';
-import type { HubSocket, SocketHub } from '../../realtime/hub';
+import { broadcastIntervalMs, type HubSocket, type SocketHub } from '../../realtime/hub';
 import { createOutbox } from './outbox';
 import { createStatusLoader, createSubscriptionRegistry } from './subscriptions';
 
@@ -27,8 +27,8 @@ export const PRESENCE_IMMEDIATE_PER_TICK = 4;
  */
 export const PRESENCE_STORM_TICK_MS = 1_000;
 const PRESENCE_STORM_BATCH = 100;
-/** At most one `presence_count` per this interval ("a few per second"). */
-export const PRESENCE_COUNT_INTERVAL_MS = 250;
+/** Waits before retrying a subscription answer the database could not give. */
+const SNAPSHOT_RETRY_MS = [250, 500, 1_000, 2_000, 5_000];
 /** Back to `all` only below this share of the threshold, so a team hovering at it does not flap. */
 const HYSTERESIS = 0.9;
 
@@ -61,13 +61,11 @@ function sendToSubscribers(
 ): void {
   const perSocket = new Map<HubSocket, string[]>();
   for (const change of batch) {
-    const followers = subscriptions.followersOf(change.user.user_id);
-    if (!followers) continue;
-    for (const socket of followers) {
+    subscriptions.forEachFollower(change.user.user_id, (socket) => {
       const list = perSocket.get(socket);
       if (list) list.push(change.json);
       else perSocket.set(socket, [change.json]);
-    }
+    });
   }
   const frames: { socket: HubSocket; text: string }[] = [];
   for (const [socket, entries] of perSocket) frames.push({ socket, text: encodePresenceFrame(entries) });
@@ -133,8 +131,18 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
     );
   }
 
-  /** A tick ended: what waited goes out now (and starts the next tick); else quiet again. */
+  /**
+   * A tick ended: what waited goes out now (and starts the next tick); else quiet again. While
+   * the previous tick's frames are still being written, the tick lasts until they are: the
+   * changes meanwhile join one batch, so a socket gets one frame per drained tick, and the
+   * queue never holds more than one batch (in a 10,000-socket storm a fixed tick outran the
+   * writes and the queue held 20,000 frames).
+   */
   function endTick(): void {
+    if (outbox.busy()) {
+      outbox.afterQueued(endTick);
+      return;
+    }
     tickTimer = undefined;
     sendsThisTick = 0;
     flush();
@@ -170,7 +178,8 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
       count.again = true;
       return;
     }
-    const wait = Math.max(0, lastCountAt + PRESENCE_COUNT_INTERVAL_MS - Date.now());
+    // At most one `presence_count` per interval: four a second, one with thousands of sockets here.
+    const wait = Math.max(0, lastCountAt + broadcastIntervalMs(hub.size()) - Date.now());
     count.timer = setTimeout(() => void refreshCount(), wait);
   }
 
@@ -212,10 +221,19 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
       // Our ids are lower-case uuids; a client may have upper-cased one.
       const userIds = [...new Set(requested.map((id) => id.toLowerCase()))];
       subscriptions.replace(socket, userIds);
-      try {
-        await answerSubscription(socket, userIds);
-      } catch (err) {
-        log.warn('presence subscription snapshot failed', { err, conn_id: socket.connId });
+      const current = subscriptions.usersOf(socket.connId);
+      // The answer is what makes the client's view exact: if the database cannot give it now
+      // (an outage, a busy moment), try again, for as long as this subscription stands.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await answerSubscription(socket, userIds);
+          return;
+        } catch (err) {
+          if (attempt === 0)
+            log.warn('presence subscription snapshot failed; retrying', { err, conn_id: socket.connId });
+        }
+        await Bun.sleep(SNAPSHOT_RETRY_MS[Math.min(attempt, SNAPSHOT_RETRY_MS.length - 1)]!);
+        if (stopped || subscriptions.usersOf(socket.connId) !== current) return;
       }
     },
 

@@ -1,0 +1,57 @@
+import { describe, expect, test } from 'bun:test';
+import { createSubscriptionRegistry } from '../../src/modules/presence/subscriptions';
+import type { HubSocket } from '../../src/realtime/hub';
+
+/**
+ * The subscription registry keeps follower lists with swap-removal and per-socket slots; this
+ * checks it against a plain model (user → set of sockets) over random replace/forget
+ * sequences, including repeated ids, empty lists, popular users and re-subscribing.
+ */
+const socket = (connId: string): HubSocket => ({
+  connId,
+  userId: `owner-${connId}`,
+  sendRaw: () => {},
+  close: () => {},
+});
+
+/** A small deterministic PRNG (mulberry32), so a failure can be replayed. */
+function prng(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('presence subscription registry', () => {
+  test.each([1, 2, 3, 4, 5])('matches a plain model over 2,000 random operations (seed %i)', (seed) => {
+    const random = prng(seed);
+    const registry = createSubscriptionRegistry();
+    const model = new Map<string, string[]>(); // connId → users (deduplicated, in order)
+    const sockets = Array.from({ length: 30 }, (_, i) => socket(`c${i}`));
+    const users = Array.from({ length: 20 }, (_, i) => `u${i}`);
+    for (let op = 0; op < 2_000; op++) {
+      const s = sockets[Math.floor(random() * sockets.length)]!;
+      if (random() < 0.25) {
+        registry.forget(s.connId);
+        model.delete(s.connId);
+      } else {
+        // Skewed towards u0..u4 (popular users), with repeats and sometimes nothing.
+        const n = Math.floor(random() * 12);
+        const ids = Array.from({ length: n }, () => users[Math.floor(random() ** 2 * users.length)]!);
+        registry.replace(s, ids);
+        const unique = [...new Set(ids)];
+        if (unique.length > 0) model.set(s.connId, unique);
+        else model.delete(s.connId);
+      }
+      for (const u of users) {
+        const actual: string[] = [];
+        registry.forEachFollower(u, (f) => actual.push(f.connId));
+        const expected = [...model].filter(([, us]) => us.includes(u)).map(([c]) => c);
+        expect(actual.sort()).toEqual(expected.sort());
+      }
+      expect(registry.usersOf(s.connId)).toEqual(model.get(s.connId));
+    }
+  });
+});
