@@ -16,8 +16,10 @@ export interface AccountState {
  * client costs one indexed lookup per TTL instead of one per request.
  */
 export const ACCOUNT_TTL_MS = 2_000;
-/** Entries kept at most; the oldest go first. 10,000 accounts is a few hundred KiB. */
-const MAX_ENTRIES = 10_000;
+/** Entries kept at most; the oldest go first. 50,000 accounts is a few MiB. */
+const MAX_ENTRIES = 50_000;
+/** Evicted together when full: one pass over the map, not a search for the oldest per insert. */
+const EVICT_BATCH = 5_000;
 
 /** The account could not be read (database unreachable) and this instance has never seen it. */
 export class AccountsUnavailableError extends Error {
@@ -64,7 +66,15 @@ export function createAccountCache(sql: Sql, ttlMs = ACCOUNT_TTL_MS) {
     }
     entries.delete(id); // re-insert: Map order is the eviction order
     entries.set(id, { state, readAt });
-    if (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value!);
+    if (entries.size > MAX_ENTRIES) {
+      // Deleting the oldest one per insert made every insert walk the map's deleted slots
+      // from the start: a profile of 10,000 sockets over 10,000 cached accounts showed it.
+      let n = 0;
+      for (const key of entries.keys()) {
+        entries.delete(key);
+        if (++n === EVICT_BATCH) break;
+      }
+    }
   }
 
   /**
