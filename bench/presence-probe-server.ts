@@ -14,7 +14,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import postgres from 'postgres';
 
 interface ProbeConfig {
-  dbUrl: string;
+  /** Absent: only poll /health until SIGTERM (the bare servers' baseline). */
+  dbUrl?: string;
   wsUrls: string[];
   httpUrls: string[];
   probes: { id: string; token: string }[];
@@ -25,7 +26,7 @@ interface ProbeConfig {
 }
 
 const config: ProbeConfig = JSON.parse(readFileSync(process.argv[2]!, 'utf8'));
-const sql = postgres(config.dbUrl, { max: 2, onnotice: () => {} });
+const sql = config.dbUrl ? postgres(config.dbUrl, { max: 2, onnotice: () => {} }) : undefined;
 const wall = () => performance.timeOrigin + performance.now();
 const deadline = Date.now() + 180_000;
 
@@ -34,7 +35,13 @@ const health: number[] = [];
 let stormStarted = false;
 let caughtUpAt: number | undefined;
 
+let stopRequested = false;
+
 async function pollDatabase(): Promise<void> {
+  if (!sql) {
+    while (!stopRequested && Date.now() < deadline) await Bun.sleep(5);
+    return;
+  }
   while (Date.now() < deadline) {
     const [row] = await sql<{ n: number }[]>`select online::int as n from user_counts`;
     const online = row?.n ?? 0;
@@ -54,6 +61,7 @@ async function pollDatabase(): Promise<void> {
 }
 
 async function openProbes(): Promise<void> {
+  if (config.probes.length === 0) return;
   while (!stormStarted && Date.now() < deadline) await Bun.sleep(1);
   for (const [i, probe] of config.probes.entries()) {
     if (caughtUpAt !== undefined) return;
@@ -69,7 +77,7 @@ async function openProbes(): Promise<void> {
 
 async function pollHealth(): Promise<void> {
   let i = 0;
-  while (caughtUpAt === undefined && Date.now() < deadline) {
+  while (caughtUpAt === undefined && !stopRequested && Date.now() < deadline) {
     const started = performance.now();
     await fetch(`${config.httpUrls[i++ % config.httpUrls.length]}/health`).then((r) => r.arrayBuffer());
     health.push(performance.now() - started);
@@ -77,6 +85,9 @@ async function pollHealth(): Promise<void> {
   }
 }
 
+process.on('SIGTERM', () => {
+  stopRequested = true;
+});
 console.log(JSON.stringify({ msg: 'listening', port: 0 }));
 await Promise.all([pollDatabase(), openProbes(), pollHealth()]);
 writeFileSync(
@@ -88,5 +99,5 @@ writeFileSync(
   }),
 );
 for (const p of probes) p.ws.close();
-await sql.end();
+await sql?.end();
 process.exit(0);

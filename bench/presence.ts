@@ -111,6 +111,20 @@ async function bareStorm(servers: number, tokens: string[]) {
   const bare: Child[] = [];
   for (let i = 0; i < servers; i++)
     bare.push(await spawn([process.execPath, 'bench/presence-bare-server.ts'], {}));
+  // The same /health poller as for HIVE, from its own process, while the storm opens.
+  const outPath = `/tmp/presence-bench-bare-health-${process.pid}.json`;
+  writeFileSync(
+    `${outPath}.config`,
+    JSON.stringify({
+      wsUrls: [],
+      httpUrls: bare.map((b) => `http://127.0.0.1:${b.port}`),
+      probes: [],
+      expectedOnline: 0,
+      probeEveryMs: PROBE_EVERY_MS,
+      out: outPath,
+    }),
+  );
+  const poller = await spawn([process.execPath, 'bench/presence-probe-server.ts', `${outPath}.config`], {});
   const meter = cpuMeter({ server: () => bare.map((b) => b.proc.pid), clients: () => [process.pid] });
   meter.start();
   const storm = openStorm(
@@ -119,13 +133,16 @@ async function bareStorm(servers: number, tokens: string[]) {
   );
   const opened = await storm.allOpen;
   const cpu = meter.stop();
+  poller.proc.kill('SIGTERM');
+  await poller.proc.exited;
+  const health = summarise((JSON.parse(readFileSync(outPath, 'utf8')) as { health: number[] }).health);
   const rss = bare.map((b) => rssMb(b.proc));
   closeAll(storm.sockets);
   for (const b of bare) b.proc.kill();
   await Promise.all(bare.map((b) => b.proc.exited));
   await Bun.sleep(500); // let the client release its closed sockets before the next storm
-  log(`bare ×${servers}`, opened.rate, 'sockets/s', JSON.stringify({ cpu }));
-  return { ...opened, failed: storm.failed(), rss, cpu };
+  log(`bare ×${servers}`, opened.rate, 'sockets/s', JSON.stringify({ cpu, health }));
+  return { ...opened, failed: storm.failed(), rss, cpu, health };
 }
 
 type StormFigures = Awaited<ReturnType<typeof hiveStorm>>;
