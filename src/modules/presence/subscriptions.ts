@@ -13,6 +13,8 @@ interface Following {
 interface Followed {
   id: string;
   followers: Following[];
+  /** at[j]: where this user sits in followers[j].users, so a follower that moves can update its slot. */
+  at: number[];
 }
 
 /**
@@ -37,15 +39,17 @@ export function createSubscriptionRegistry() {
     byConn.delete(connId);
     for (let i = 0; i < entry.users.length; i++) {
       const userId: string = entry.users[i]!;
-      const list: Following[] = byUser.get(userId)!.followers;
-      const last: Following = list.pop()!;
+      const followed: Followed = byUser.get(userId)!;
       const slot: number = entry.slots[i]!;
+      const last: Following = followed.followers.pop()!;
+      const lastAt: number = followed.at.pop()!;
       if (last !== entry) {
-        // The last follower moves into the freed slot; it records where it now is.
-        list[slot] = last;
-        last.slots[last.users.indexOf(userId)] = slot;
+        // The last follower moves into the freed slot and records where it now is.
+        followed.followers[slot] = last;
+        followed.at[slot] = lastAt;
+        last.slots[lastAt] = slot;
       }
-      if (list.length === 0) byUser.delete(userId);
+      if (followed.followers.length === 0) byUser.delete(userId);
     }
   }
 
@@ -61,12 +65,13 @@ export function createSubscriptionRegistry() {
         seen.add(requested);
         let followed = byUser.get(requested);
         if (!followed) {
-          followed = { id: requested, followers: [] };
+          followed = { id: requested, followers: [], at: [] };
           byUser.set(requested, followed);
         }
-        entry.users.push(followed.id);
         entry.slots.push(followed.followers.length);
         followed.followers.push(entry);
+        followed.at.push(entry.users.length);
+        entry.users.push(followed.id);
       }
       byConn.set(socket.connId, entry);
     },
