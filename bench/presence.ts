@@ -54,6 +54,8 @@ interface StormSocket {
   bytes: number;
   closedWith?: number;
   closing?: boolean;
+  /** Got its `presence_subscribed` answer. */
+  answered?: boolean;
 }
 
 /** Open one socket per token at once, spread over `urls`; each subscribes to `follow(i)` when open. */
@@ -79,6 +81,7 @@ function openStorm(urls: string[], tokens: string[], follow?: (i: number) => str
       const head = typeof e.data === 'string' ? e.data.slice(0, 40) : '';
       const type = /"type":"(\w+)"/.exec(head)?.[1] ?? 'other';
       types[type] = (types[type] ?? 0) + 1;
+      if (type === 'presence_subscribed') s.answered = true;
       s.bytes += typeof e.data === 'string' ? e.data.length : (e.data as ArrayBuffer).byteLength;
     };
     ws.onclose = (e) => {
@@ -201,6 +204,8 @@ async function hiveStorm(
   const frames = summarise(run.sockets.map((s) => s.frames));
   const rss = servers.map((s) => rssMb(s.proc));
   const closedByServer = run.sockets.filter((s) => s.closedWith !== undefined).length;
+  // Every storm client subscribed on opening: each must have had its answer by now.
+  const unanswered = run.sockets.filter((s) => !s.answered).length;
   const probeLatency = summarise(
     out.probes.filter((p) => p.openedAt && p.committedAt).map((p) => p.committedAt! - p.openedAt!),
   );
@@ -222,6 +227,8 @@ async function hiveStorm(
     frames,
     rss,
     closedByServer,
+    unanswered,
+    unansweredAtEnd: run.sockets.filter((s) => !s.answered).length,
     allOfflineS,
     cpuOpen,
     cpu,
