@@ -281,6 +281,7 @@ function stormTable(
   const opened = (f: { openS: number; rate: number }) => `${round(f.openS, 2)} s (${f.rate}/s)`;
   const ms = (s: { p50: number; p99: number; max: number; n: number }) =>
     `${round(s.p50, 1)} / ${round(s.p99, 1)} / ${round(s.max, 1)} (n=${s.n})`;
+  const cpuCell = (c: Record<string, number>) => `${c.hive} / ${c.postgres} / ${c.redis} / ${c.clients}`;
   const kib = (f: StormFigures) =>
     `${round(f.bytes.p50, 1)} / ${round(f.bytes.max, 1)} KiB, ${f.frames.p50} / ${f.frames.max} frames`;
   return table(
@@ -349,13 +350,31 @@ function stormTable(
         `≤ grace + 1 s = ${(GRACE_MS + 1000) / 1000} s`,
       ],
       [
-        'failed connections / closed by the server',
-        '0 / 0',
-        `${one.failed} / ${one.closedByServer}`,
-        `${bareOne.failed} / —`,
-        `${two.failed} / ${two.closedByServer}`,
-        `${bareTwo.failed} / —`,
-        '0 / 0',
+        'failed connections / closed by the server / no presence_subscribed answer',
+        '0 / 0 / —',
+        `${one.failed} / ${one.closedByServer} / ${one.unansweredAtEnd}`,
+        `${bareOne.failed} / — / —`,
+        `${two.failed} / ${two.closedByServer} / ${two.unansweredAtEnd}`,
+        `${bareTwo.failed} / — / —`,
+        '0 / 0 / 0',
+      ],
+      [
+        'GET /health on the bare servers during their storm, p50 / p99 / max (ms)',
+        '—',
+        '—',
+        ms(bareOne.health),
+        '—',
+        ms(bareTwo.health),
+        'baseline',
+      ],
+      [
+        'CPU seconds from the first socket until the database caught up: HIVE / PostgreSQL / Redis / clients',
+        '—',
+        cpuCell(one.cpu),
+        `${bareOne.cpu.server} / — / — / ${bareOne.cpu.clients} (until all open)`,
+        cpuCell(two.cpu),
+        `${bareTwo.cpu.server} / — / — / ${bareTwo.cpu.clients} (until all open)`,
+        '—',
       ],
       [
         'server RSS at N connections (MB)',

@@ -438,8 +438,18 @@ describe.skipIf(!REAL_STACK)('several instances (real PostgreSQL and Redis)', ()
           what: 'each instance to show the psql insert',
         });
       }
-      const a = await api.get('/api/v1/dashboard/summary');
-      const b = await api2.get('/api/v1/dashboard/summary');
+      // Both answer the same summary. Other tests' users going offline also move the version,
+      // so compare two reads taken back to back, until they fall between such changes.
+      const [a, b] = await waitFor(
+        async () => {
+          const pair = [
+            await api.get('/api/v1/dashboard/summary'),
+            await api2.get('/api/v1/dashboard/summary'),
+          ] as const;
+          return pair[0].body.version === pair[1].body.version ? pair : undefined;
+        },
+        { timeoutMs: 2_000, intervalMs: 20, what: 'both instances to answer the same version' },
+      );
       expect(a.body.version).toBe(b.body.version);
       expect(a.headers.get('etag')).toBe(b.headers.get('etag'));
       // Keyed by the database's origin and the version (see createSummaryCache).
