@@ -1,4 +1,5 @@
 import type { Sql } from '../../db/client';
+import { inSlices } from '../../lib/slices';
 import type { Role } from '../../protocol/schemas';
 
 /** What the database says about an account right now: enough to decide whether a token still counts. */
@@ -98,10 +99,11 @@ export function createAccountCache(sql: Sql, ttlMs = ACCOUNT_TTL_MS) {
         const rows = await sql<AccountRow[]>`
           select id, token_version, role, is_active from users where id = any(${[...batch.keys()]}::uuid[])`;
         const states = new Map(rows.map((row) => [row.id, toState(row)]));
-        for (const [id, waiters] of batch) {
-          remember(id, states.get(id), readAt);
+        for (const id of batch.keys()) remember(id, states.get(id), readAt);
+        // Each waiter is an upgrade or a request that goes on at once: woken in slices.
+        inSlices([...batch], ([id, waiters]) => {
           for (const w of waiters) w.resolve(states.get(id));
-        }
+        });
       } catch (err) {
         // The database is away: the last state read is still the best answer there is.
         for (const [id, waiters] of batch) {

@@ -1,3 +1,4 @@
+import { inSlices } from '../../lib/slices';
 import type { PresenceChange } from '../../protocol/bus';
 import type { HubSocket } from '../../realtime/hub';
 
@@ -117,7 +118,8 @@ export function createStatusLoader(read: (userIds: string[]) => Promise<Presence
         const rows = new Map(
           (await read(union)).map((r) => [r.user.user_id, { ...r, json: JSON.stringify(r.user) }]),
         );
-        for (const w of batch) w.resolve(rows);
+        // Each waiter builds and writes a subscription answer: woken in slices.
+        inSlices(batch, (w) => w.resolve(rows));
       } catch (err) {
         for (const w of batch) w.reject(err);
       }
