@@ -186,5 +186,7 @@ export async function createScratch(extraEnv: Record<string, string> = {}) {
 /** The command that runs HIVE, optionally under Bun's CPU profiler (written on a graceful exit). */
 export function hiveCommand(cpuProfDir?: string): string[] {
   const prof = cpuProfDir ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${cpuProfDir}`] : [];
-  return [process.execPath, ...prof, 'src/index.ts'];
+  // BENCH_BUN_FLAGS: extra flags for the HIVE processes (e.g. `--smol`), to compare runtimes' settings.
+  const extra = process.env.BENCH_BUN_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
+  return [process.execPath, ...extra, ...prof, 'src/index.ts'];
 }
