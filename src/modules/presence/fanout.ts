@@ -218,9 +218,12 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
 
     /** Replace a socket's subscription and answer with `presence_subscribed`. */
     async subscribe(socket: HubSocket, requested: readonly string[]): Promise<void> {
-      // Our ids are lower-case uuids; a client may have upper-cased one.
-      const userIds = [...new Set(requested.map((id) => id.toLowerCase()))];
-      subscriptions.replace(socket, userIds);
+      // Our ids are lower-case uuids; a client may have upper-cased one. The registry drops repeats.
+      subscriptions.replace(
+        socket,
+        requested.map((id) => id.toLowerCase()),
+      );
+      const userIds = subscriptions.usersOf(socket.connId) ?? [];
       const current = subscriptions.usersOf(socket.connId);
       // The answer is what makes the client's view exact: if the database cannot give it now
       // (an outage, a busy moment), try again, for as long as this subscription stands.

@@ -60,15 +60,12 @@ export function createSubscriptionRegistry() {
       forget(socket.connId);
       if (userIds.length === 0) return;
       const entry: Following = { socket, users: [], slots: [] };
-      const seen = new Set<string>();
       for (const requested of userIds) {
-        if (seen.has(requested)) continue; // a repeated id
-        seen.add(requested);
         let followed = byUser.get(requested);
         if (!followed) {
           followed = { id: requested, followers: [], at: [] };
           byUser.set(requested, followed);
-        }
+        } else if (followed.followers.at(-1) === entry) continue; // a repeated id: added just now
         entry.slots.push(followed.followers.length);
         followed.followers.push(entry);
         followed.at.push(entry.users.length);
