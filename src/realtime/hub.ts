@@ -31,7 +31,19 @@ export interface SocketHub {
    * socket in JS, which matters when a connect storm makes every transition reach every socket.
    */
   useNativeBroadcast(publish: ((text: string) => void) | undefined): void;
+  /**
+   * A connect storm is being written (presence fan-out saw a storm-sized batch): for `ms`,
+   * coalesced broadcasts are spaced as for 10,000 sockets, however few are open yet, so the
+   * first sockets of a storm are not sent a count and a summary four times a second while
+   * the rest arrive (a client's traffic during the storm stays bounded).
+   */
+  stormFor(ms: number): void;
+  /** The spacing of coalesced broadcasts now: `broadcastIntervalMs`, or the storm's. */
+  broadcastIntervalMs(): number;
 }
+
+/** Coalesced broadcasts' spacing while a connect storm is being written (see `SocketHub.stormFor`). */
+export const STORM_BROADCAST_INTERVAL_MS = 2_000;
 
 /**
  * How long a coalesced broadcast (the dashboard summary, the online count) waits after the
@@ -42,12 +54,13 @@ export interface SocketHub {
  * every tick anyway.
  */
 export function broadcastIntervalMs(sockets: number): number {
-  return Math.min(2_000, Math.max(250, Math.round(sockets / 5)));
+  return Math.min(STORM_BROADCAST_INTERVAL_MS, Math.max(250, Math.round(sockets / 5)));
 }
 
 export function createSocketHub(): SocketHub {
   const sockets = new Map<string, HubSocket>();
   let nativePublish: ((text: string) => void) | undefined;
+  let stormUntil = 0;
   function broadcastText(text: string): void {
     if (sockets.size === 0) return;
     if (nativePublish) nativePublish(text);
@@ -65,5 +78,10 @@ export function createSocketHub(): SocketHub {
     useNativeBroadcast(publish) {
       nativePublish = publish;
     },
+    stormFor(ms) {
+      stormUntil = Math.max(stormUntil, Date.now() + ms);
+    },
+    broadcastIntervalMs: () =>
+      Date.now() < stormUntil ? STORM_BROADCAST_INTERVAL_MS : broadcastIntervalMs(sockets.size),
   };
 }

@@ -1,4 +1,3 @@
-import { broadcastIntervalMs } from '../../realtime/hub';
 import type { Feature, Runtime } from '../../runtime';
 import { dashboardRoutes } from './index';
 import { createWorkloadCache, MAX_AGE_MS } from './insights';
@@ -64,8 +63,8 @@ export function createDashboardFeature(rt: Runtime) {
   function schedulePush() {
     if (pushTimer || stopped) return;
     // At most one push per interval (trailing, so the last change is always pushed): 250 ms,
-    // longer with thousands of sockets on this instance (src/realtime/hub.ts).
-    const wait = Math.max(0, lastPushAt + broadcastIntervalMs(rt.hub.size()) - Date.now());
+    // longer with thousands of sockets on this instance or during a connect storm (src/realtime/hub.ts).
+    const wait = Math.max(0, lastPushAt + rt.hub.broadcastIntervalMs() - Date.now());
     pushTimer = setTimeout(() => {
       pushTimer = undefined;
       lastPushAt = Date.now();

@@ -8,7 +8,7 @@ import {
   type PresenceMode,
 } from '../../protocol/frames';
 import type { UserStatus } from '../../protocol/schemas';
-import { broadcastIntervalMs, type HubSocket, type SocketHub } from '../../realtime/hub';
+import type { HubSocket, SocketHub } from '../../realtime/hub';
 import { createOutbox } from './outbox';
 import { createStatusLoader, createSubscriptionRegistry } from './subscriptions';
 
@@ -125,10 +125,9 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
       outbox.afterQueued(() => hub.broadcastText(text));
     } else sendToSubscribers(batch, subscriptions, outbox);
     sendsThisTick += 1;
-    tickTimer ??= setTimeout(
-      endTick,
-      batch.length >= PRESENCE_STORM_BATCH ? PRESENCE_STORM_TICK_MS : PRESENCE_TICK_MS,
-    );
+    const storm = batch.length >= PRESENCE_STORM_BATCH;
+    if (storm) hub.stormFor(2 * PRESENCE_STORM_TICK_MS);
+    tickTimer ??= setTimeout(endTick, storm ? PRESENCE_STORM_TICK_MS : PRESENCE_TICK_MS);
   }
 
   /**
@@ -179,7 +178,7 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
       return;
     }
     // At most one `presence_count` per interval: four a second, one with thousands of sockets here.
-    const wait = Math.max(0, lastCountAt + broadcastIntervalMs(hub.size()) - Date.now());
+    const wait = Math.max(0, lastCountAt + hub.broadcastIntervalMs() - Date.now());
     count.timer = setTimeout(() => void refreshCount(), wait);
   }
 
