@@ -24,11 +24,50 @@ export const PRESENCE_IMMEDIATE_PER_TICK = 4;
  * After a send of at least PRESENCE_STORM_BATCH changes (a connect storm), the tick is this
  * long instead: every socket following someone in the storm gets a frame per tick, and the
  * profile of a 10,000-user storm showed those sends (one write each) as the largest cost.
+ * Any tick also lasts until the previous tick's frames are all written: changes meanwhile join
+ * one batch, so a socket gets one frame per drained tick and the outbox never holds more than
+ * one batch (with a fixed tick, a 10,000-socket storm outran the writes: 20,000 frames queued).
  */
 export const PRESENCE_STORM_TICK_MS = 1_000;
 const PRESENCE_STORM_BATCH = 100;
 /** Waits before retrying a subscription answer the database could not give. */
 const SNAPSHOT_RETRY_MS = [250, 500, 1_000, 2_000, 5_000];
+/** Each user's status as JSON: the database's row, unless a newer change was seen here. */
+function newestOf(
+  userIds: readonly string[],
+  rows: ReadonlyMap<string, { seq?: number; json: string }>,
+  latest: ReadonlyMap<string, Latest>,
+): string[] {
+  const users: string[] = [];
+  for (const id of userIds) {
+    const row = rows.get(id);
+    const seen = latest.get(id);
+    if (seen && (!row || seen.seq > (row.seq ?? 0))) users.push(seen.json);
+    else if (row) users.push(row.json);
+  }
+  return users;
+}
+
+/**
+ * Run `attempt` until it succeeds, waiting longer after each failure (SNAPSHOT_RETRY_MS), for
+ * as long as `wanted()`; `onFirstFailure` is told once.
+ */
+async function untilDone(
+  attempt: () => Promise<void>,
+  wanted: () => boolean,
+  onFirstFailure: (err: unknown) => void,
+): Promise<void> {
+  for (let n = 0; ; n++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (n === 0) onFirstFailure(err);
+    }
+    await Bun.sleep(SNAPSHOT_RETRY_MS[Math.min(n, SNAPSHOT_RETRY_MS.length - 1)]!);
+    if (!wanted()) return;
+  }
+}
+
 /** Back to `all` only below this share of the threshold, so a team hovering at it does not flap. */
 const HYSTERESIS = 0.9;
 
@@ -130,13 +169,7 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
     tickTimer ??= setTimeout(endTick, storm ? PRESENCE_STORM_TICK_MS : PRESENCE_TICK_MS);
   }
 
-  /**
-   * A tick ended: what waited goes out now (and starts the next tick); else quiet again. While
-   * the previous tick's frames are still being written, the tick lasts until they are: the
-   * changes meanwhile join one batch, so a socket gets one frame per drained tick, and the
-   * queue never holds more than one batch (in a 10,000-socket storm a fixed tick outran the
-   * writes and the queue held 20,000 frames).
-   */
+  /** A tick ended: what waited goes out now; a tick lasts until its frames are written (README). */
   function endTick(): void {
     if (outbox.busy()) {
       outbox.afterQueued(endTick);
@@ -187,13 +220,7 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
     const current = subscriptions.usersOf(socket.connId);
     const rows = await loader.load(userIds.filter(isUuid));
     if (subscriptions.usersOf(socket.connId) !== current) return; // replaced (or closed) meanwhile
-    const users: string[] = [];
-    for (const id of userIds) {
-      const row = rows.get(id);
-      const seen = latest.get(id);
-      if (seen && (!row || seen.seq > (row.seq ?? 0))) users.push(seen.json);
-      else if (row) users.push(row.json);
-    }
+    const users = newestOf(userIds, rows, latest);
     // Through the outbox, so it cannot overtake changes already queued for this socket.
     outbox.send([{ socket, text: encodePresenceSubscribed(users, online, mode) }]);
   }
@@ -222,21 +249,14 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
         socket,
         requested.map((id) => id.toLowerCase()),
       );
-      const userIds = subscriptions.usersOf(socket.connId) ?? [];
       const current = subscriptions.usersOf(socket.connId);
       // The answer is what makes the client's view exact: if the database cannot give it now
       // (an outage, a busy moment), try again, for as long as this subscription stands.
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await answerSubscription(socket, userIds);
-          return;
-        } catch (err) {
-          if (attempt === 0)
-            log.warn('presence subscription snapshot failed; retrying', { err, conn_id: socket.connId });
-        }
-        await Bun.sleep(SNAPSHOT_RETRY_MS[Math.min(attempt, SNAPSHOT_RETRY_MS.length - 1)]!);
-        if (stopped || subscriptions.usersOf(socket.connId) !== current) return;
-      }
+      await untilDone(
+        () => answerSubscription(socket, current ?? []),
+        () => !stopped && subscriptions.usersOf(socket.connId) === current,
+        (err) => log.warn('presence subscription snapshot failed; retrying', { err, conn_id: socket.connId }),
+      );
     },
 
     /** A socket opened: it learns the mode at once when it is not the default. */
