@@ -204,8 +204,6 @@ async function hiveStorm(
   const frames = summarise(run.sockets.map((s) => s.frames));
   const rss = servers.map((s) => rssMb(s.proc));
   const closedByServer = run.sockets.filter((s) => s.closedWith !== undefined).length;
-  // Every storm client subscribed on opening: each must have had its answer by now.
-  const unanswered = run.sockets.filter((s) => !s.answered).length;
   const probeLatency = summarise(
     out.probes.filter((p) => p.openedAt && p.committedAt).map((p) => p.committedAt! - p.openedAt!),
   );
@@ -227,7 +225,7 @@ async function hiveStorm(
     frames,
     rss,
     closedByServer,
-    unanswered,
+    // Every storm client subscribed on opening: each must have had its answer by the end.
     unansweredAtEnd: run.sockets.filter((s) => !s.answered).length,
     allOfflineS,
     cpuOpen,

@@ -43,7 +43,7 @@ export interface SocketHub {
 }
 
 /** Coalesced broadcasts' spacing while a connect storm is being written (see `SocketHub.stormFor`). */
-export const STORM_BROADCAST_INTERVAL_MS = 2_000;
+const STORM_BROADCAST_INTERVAL_MS = 2_000;
 
 /**
  * How long a coalesced broadcast (the dashboard summary, the online count) waits after the
@@ -53,7 +53,7 @@ export const STORM_BROADCAST_INTERVAL_MS = 2_000;
  * fifteen frames each of 10,000 sockets got during a connect storm, for figures that change
  * every tick anyway.
  */
-export function broadcastIntervalMs(sockets: number): number {
+function broadcastIntervalMs(sockets: number): number {
   return Math.min(STORM_BROADCAST_INTERVAL_MS, Math.max(250, Math.round(sockets / 5)));
 }
 
