@@ -149,6 +149,25 @@ describe('subscriptions above PRESENCE_SUBSCRIBE_THRESHOLD', async () => {
     expect(watcher.statusFrames(b!.id)[1]!.data.is_online).toBe(true);
   }, 60_000);
 
+  test('an answer given moments after another read of the same user still shows what changed since', async () => {
+    // Answers reuse a row read in the last STATUS_REUSE_MS (src/modules/presence/status-loader.ts);
+    // changes the bus delivered after that read must win over it.
+    const [x, first, second] = await Promise.all(
+      ['Subject', 'First Reader', 'Second Reader'].map((name) => api.newUser(`Reuse ${name}`)),
+    );
+    const one = await openSocket(server.wsUrl, first!.token);
+    one.send({ type: 'presence_subscribe', data: { user_ids: [x!.id] } });
+    const before = await one.waitFrame((f) => f.type === 'presence_subscribed');
+    expect(before.data.users).toEqual([expect.objectContaining({ user_id: x!.id, is_online: false })]);
+    const subject = await openSocket(server.wsUrl, x!.token);
+    await one.waitFrame(online(x!.id)); // the change reached this instance
+    const two = await openSocket(server.wsUrl, second!.token);
+    two.send({ type: 'presence_subscribe', data: { user_ids: [x!.id] } });
+    const after = await two.waitFrame((f) => f.type === 'presence_subscribed');
+    expect(after.data.users).toEqual([expect.objectContaining({ user_id: x!.id, is_online: true })]);
+    await subject.close();
+  }, 30_000);
+
   test('bad presence_subscribe frames get an error frame and change nothing; a flood is closed with 1008', async () => {
     const user = await api.newUser('Bad Subscriber');
     const socket = await openSocket(server.wsUrl, user.token);

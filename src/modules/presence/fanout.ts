@@ -10,7 +10,8 @@ import {
 import type { UserStatus } from '../../protocol/schemas';
 import type { HubSocket, SocketHub } from '../../realtime/hub';
 import { createOutbox } from './outbox';
-import { createStatusLoader, createSubscriptionRegistry } from './subscriptions';
+import { createStatusLoader } from './status-loader';
+import { createSubscriptionRegistry } from './subscriptions';
 
 /**
  * Presence changes go out at once, up to PRESENCE_IMMEDIATE_PER_TICK sends per tick; beyond
@@ -278,6 +279,7 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
      * every subscription again, so subscribed clients converge without reconnecting.
      */
     resendSubscriptions(): void {
+      loader.forget();
       for (const { socket, users } of subscriptions.all()) void this.subscribe(socket, [...users]);
       scheduleCount();
     },

@@ -1,5 +1,3 @@
-import { inSlices } from '../../lib/slices';
-import type { PresenceChange } from '../../protocol/bus';
 import type { HubSocket } from '../../realtime/hub';
 
 /** One socket's subscription: its users, and where it sits in each user's follower list. */
@@ -83,55 +81,5 @@ export function createSubscriptionRegistry() {
     usersOf: (connId: string): readonly string[] | undefined => byConn.get(connId)?.users,
     /** Every subscribed socket, with its users. */
     all: () => [...byConn.values()].map(({ socket, users }) => ({ socket, users })),
-  };
-}
-
-/**
- * Current statuses for subscription answers, one query per round trip however many sockets
- * subscribe at once (the DataLoader pattern, like the transition writer's batching): during
- * a connect storm thousands of sockets subscribe within a second, and one `where id = any(…)`
- * per socket would queue in front of the presence writes.
- */
-/** A user's row as loaded, with its status serialised once for every answer that carries it. */
-export interface LoadedStatus extends PresenceChange {
-  json: string;
-}
-
-export function createStatusLoader(read: (userIds: string[]) => Promise<PresenceChange[]>) {
-  let waiting: {
-    userIds: string[];
-    resolve: (rows: Map<string, LoadedStatus>) => void;
-    reject: (err: unknown) => void;
-  }[] = [];
-  let running = false;
-
-  async function run(): Promise<void> {
-    running = true;
-    while (waiting.length > 0) {
-      const batch = waiting;
-      waiting = [];
-      const union = [...new Set(batch.flatMap((w) => w.userIds))];
-      try {
-        const rows = new Map(
-          (await read(union)).map((r) => [r.user.user_id, { ...r, json: JSON.stringify(r.user) }]),
-        );
-        // Each waiter builds and writes a subscription answer: woken in slices.
-        inSlices(batch, (w) => w.resolve(rows));
-      } catch (err) {
-        for (const w of batch) w.reject(err);
-      }
-    }
-    running = false;
-  }
-
-  return {
-    /** The rows of these users (unknown ids are absent), as a map by user id. */
-    load(userIds: string[]): Promise<Map<string, LoadedStatus>> {
-      if (userIds.length === 0) return Promise.resolve(new Map());
-      return new Promise((resolve, reject) => {
-        waiting.push({ userIds, resolve, reject });
-        if (!running) void run();
-      });
-    },
   };
 }
