@@ -11,6 +11,8 @@ export interface HubSocket {
   readonly userId: string;
   /** token_version of the token it was opened with (src/modules/auth/sessions.ts closes it when stale). */
   readonly tokenVersion?: number;
+  /** True once it has closed: a frame still queued for it is dropped, not built. */
+  readonly closed?: boolean;
   /** Send an already-serialised frame. */
   sendRaw(text: string): void;
   close(code: CloseCode): void;

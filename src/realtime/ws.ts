@@ -96,6 +96,7 @@ class LiveConnection implements Connection {
   tokens: number = WS_LIMITS.floodBurst;
   refilledAt = performance.now();
   cancelExpiry: () => void = () => {};
+  closed = false;
 
   constructor(
     private readonly raw: ServerWebSocket<unknown>,
@@ -267,6 +268,7 @@ export function wsRoutes(deps: WsRouteDeps) {
     const conn = this.conn;
     if (!conn) return;
     this.conn = undefined;
+    conn.closed = true;
     conn.cancelExpiry();
     hub.remove(conn.connId);
     deps.onClose(conn, code);

@@ -9,7 +9,7 @@ import {
 } from '../../protocol/frames';
 import type { UserStatus } from '../../protocol/schemas';
 import type { HubSocket, SocketHub } from '../../realtime/hub';
-import { createOutbox } from './outbox';
+import { createOutbox, type Frame } from './outbox';
 import { createStatusLoader } from './status-loader';
 import { createSubscriptionRegistry } from './subscriptions';
 
@@ -107,8 +107,9 @@ function sendToSubscribers(
       else perSocket.set(socket, [change.json]);
     });
   }
-  const frames: { socket: HubSocket; text: string }[] = [];
-  for (const [socket, entries] of perSocket) frames.push({ socket, text: encodePresenceFrame(entries) });
+  const frames: Frame[] = [];
+  for (const [socket, entries] of perSocket)
+    frames.push({ socket, text: () => encodePresenceFrame(entries) });
   outbox.send(frames);
 }
 
@@ -222,8 +223,10 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
     const rows = await loader.load(userIds.filter(isUuid));
     if (subscriptions.usersOf(socket.connId) !== current) return; // replaced (or closed) meanwhile
     const users = newestOf(userIds, rows, latest);
-    // Through the outbox, so it cannot overtake changes already queued for this socket.
-    outbox.send([{ socket, text: encodePresenceSubscribed(users, online, mode) }]);
+    const [n, m] = [online, mode];
+    // Through the outbox, so it cannot overtake changes already queued for this socket; the
+    // statuses are taken now, the text (~7 KB for 50 users) is joined when it is written.
+    outbox.send([{ socket, text: () => encodePresenceSubscribed(users, n, m) }]);
   }
 
   return {
