@@ -4,6 +4,8 @@ import type { HubSocket } from '../../realtime/hub';
 interface Following {
   socket: HubSocket;
   users: string[];
+  /** of[i]: the entry of users[i] (leaving needs no lookup by id). */
+  of: Followed[];
   /** slots[i]: this socket's index in the follower list of users[i]. */
   slots: number[];
 }
@@ -37,8 +39,7 @@ export function createSubscriptionRegistry() {
     if (!entry) return;
     byConn.delete(connId);
     for (let i = 0; i < entry.users.length; i++) {
-      const userId: string = entry.users[i]!;
-      const followed: Followed = byUser.get(userId)!;
+      const followed: Followed = entry.of[i]!;
       const slot: number = entry.slots[i]!;
       const last: Following = followed.followers.pop()!;
       const lastAt: number = followed.at.pop()!;
@@ -48,7 +49,7 @@ export function createSubscriptionRegistry() {
         followed.at[slot] = lastAt;
         last.slots[lastAt] = slot;
       }
-      if (followed.followers.length === 0) byUser.delete(userId);
+      if (followed.followers.length === 0) byUser.delete(followed.id);
     }
   }
 
@@ -57,7 +58,7 @@ export function createSubscriptionRegistry() {
     replace(socket: HubSocket, userIds: readonly string[]): void {
       forget(socket.connId);
       if (userIds.length === 0) return;
-      const entry: Following = { socket, users: [], slots: [] };
+      const entry: Following = { socket, users: [], of: [], slots: [] };
       for (const requested of userIds) {
         let followed = byUser.get(requested);
         if (!followed) {
@@ -68,6 +69,7 @@ export function createSubscriptionRegistry() {
         followed.followers.push(entry);
         followed.at.push(entry.users.length);
         entry.users.push(followed.id);
+        entry.of.push(followed);
       }
       byConn.set(socket.connId, entry);
     },
