@@ -132,4 +132,47 @@ describe('presence store: exactly one transition per change', () => {
       await clients[0]!.del(...keys);
     },
   );
+
+  test.skipIf(!REAL_STACK)(
+    'in Redis, opens and closes sent together keep their order, with each other and with any other script',
+    async () => {
+      const prefix = uniquePrefix();
+      const redis = new Redis(TEST_REDIS_URL!);
+      afterAll(async () => {
+        const keys = await redis.keys(`${prefix}*`);
+        if (keys.length > 0) await redis.del(...keys);
+        redis.disconnect();
+      });
+      const store = createRedisPresenceStore({
+        redis,
+        prefix,
+        instanceId: 'inst-0',
+        instanceExpiryMs: 60_000,
+        graceMs: 0,
+      });
+      await store.heartbeat();
+      // All asked for in one turn: an open and a close of the same connection, then a sweep.
+      // The sweep must see the close (sent after them, as it would be unbatched).
+      const opened = store.connect('c1', 'u1');
+      const closed = store.disconnect('c1', 'u1', 0);
+      const swept = store.sweep();
+      expect(await opened).toBeNumber();
+      expect(await closed).toBeNumber();
+      expect((await swept).map((t) => t.userId)).toEqual(['u1']);
+
+      // More opens in one turn than one call carries: each user turns online once, in the
+      // order asked, and a second connection of the same user is no transition.
+      const users = Array.from({ length: 1_200 }, (_, i) => `user-${i}`);
+      const seqs = await Promise.all([
+        ...users.map((u, i) => store.connect(`a${i}`, u)),
+        store.connect('again-0', 'user-0'),
+      ]);
+      expect(seqs.at(-1)).toBeUndefined();
+      const firsts = seqs.slice(0, -1) as number[];
+      expect(firsts.every((s) => typeof s === 'number')).toBe(true);
+      expect(firsts).toEqual([...firsts].sort((x, y) => x - y));
+      expect(new Set(firsts).size).toBe(users.length);
+      expect((await store.onlineUsers()).users.length).toBe(users.length);
+    },
+  );
 });
