@@ -12,7 +12,7 @@
  * caught up.
  *
  *   bun bench/presence.ts [--users 10000] [--subscribe 50] [--probes 200] [--samples 200]
- *                         [--cpu-prof] [--write]
+ *                         [--cpu-prof] [--write] [--one [--again]]
  * --cpu-prof: run HIVE under Bun's CPU profiler (profiles in /tmp/hive-bench-cpu-prof).
  * Env: BENCH_DATABASE_URL, BENCH_REDIS_URL (local defaults). A scratch database and a unique
  * Redis prefix are created and removed.
@@ -43,6 +43,12 @@ const CPU_PROF_DIR = process.argv.includes('--cpu-prof') ? '/tmp/hive-bench-cpu-
 const GRACE_MS = 1_000;
 /** Only the one-instance storm (a quicker loop while working on it); nothing is written. */
 const ONE_ONLY = process.argv.includes('--one');
+/**
+ * With `--one`: storm the same server a second time once everyone is offline again, for the
+ * figures of a server whose hot paths the JIT has already compiled (a first storm on a fresh
+ * process pays ~1 s of JIT compiler CPU on the same two cores).
+ */
+const AGAIN = process.argv.includes('--again');
 /** A new probe user connects this often while the storm is being written. */
 const PROBE_EVERY_MS = 10;
 
@@ -414,6 +420,10 @@ try {
   const one = await hiveStorm([a], sql, storm, pick(USERS, PROBES));
   loads.push(os.loadavg()[0]!);
   if (ONE_ONLY) {
+    if (AGAIN) {
+      log('again, on the same (now warm) server');
+      await hiveStorm([a], sql, storm, pick(USERS + PROBES, PROBES));
+    }
     await sql.end();
     throw new OneOnlyDone();
   }
