@@ -7,7 +7,7 @@ import { DEMO_PASSWORD, DEMO_USERS, seedDemoData } from './demo-seed';
 import { createMetricsFeature } from './http/metrics';
 import { installFastFormats } from './lib/formats';
 import { createLogger, type Logger } from './lib/logger';
-import { closeRedis, connectRedis, createRedis } from './lib/redis';
+import { closeRedis, connectRedis, createRedis, type RedisRole } from './lib/redis';
 import { createAuthFeature } from './modules/auth';
 import { createAccountCache } from './modules/auth/accounts';
 import { passwordGate } from './modules/auth/passwords';
@@ -46,9 +46,12 @@ type Cleanup = () => Promise<unknown>;
  * connection can run no other command), and the bus over them; else the in-process bus.
  */
 async function connectBus(config: Config, instanceId: string, log: Logger, cleanup: Cleanup[]) {
-  if (!config.redisUrl) return { redis: undefined, bus: createInProcessBus(instanceId, log) };
+  const redisConnections = new Map<Redis, RedisRole>();
+  if (!config.redisUrl)
+    return { redis: undefined, redisConnections, bus: createInProcessBus(instanceId, log) };
   const redis: Redis = createRedis(config.redisUrl, `hive:${instanceId}:cmd`, log, 'command');
   const subscriber = createRedis(config.redisUrl, `hive:${instanceId}:sub`, log, 'subscriber');
+  redisConnections.set(redis, 'command').set(subscriber, 'subscriber');
   cleanup.push(() => closeRedis(redis));
   cleanup.push(() => closeRedis(subscriber));
   // A Redis that is down at start-up is not fatal: REST serves, presence catches up when it returns.
@@ -62,7 +65,7 @@ async function connectBus(config: Config, instanceId: string, log: Logger, clean
     subscriber,
     log,
   });
-  return { redis, bus };
+  return { redis, redisConnections, bus };
 }
 
 /**
@@ -160,7 +163,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const sql = db.connect(`${SERVER_SESSION_PREFIX}${instanceId}`, undefined, { log });
     // In-flight requests are done by then; a connection still busy gets a second at most.
     cleanup.push(() => sql.end({ timeout: 1 }));
-    const { redis, bus } = await connectBus(config, instanceId, log, cleanup);
+    const { redis, redisConnections, bus } = await connectBus(config, instanceId, log, cleanup);
     cleanup.push(() => bus.close());
 
     if (config.seedDemo && (await seedDemoData(sql, log))) {
@@ -173,6 +176,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       embedded: db.embedded !== undefined,
       sql,
       redis,
+      redisConnections,
       bus,
       hub: createSocketHub(),
       tokens: createTokenService(config, createAccountCache(sql)),

@@ -6,6 +6,7 @@ import type { Sql } from '../db/client';
 import { rejectAfter } from '../lib/deadline';
 import { ForbiddenError, UnauthorizedError } from '../lib/errors';
 import { httpDuration, httpRequests, registry } from '../lib/metrics';
+import type { RedisRole } from '../lib/redis';
 import { errors } from '../lib/schemas';
 import type { WorkGate } from '../lib/work-gate';
 import type { SocketHub } from '../realtime/hub';
@@ -15,7 +16,7 @@ import type { Feature, Runtime } from '../runtime';
 interface InstanceSource {
   hub: SocketHub;
   sql: Sql;
-  redis: Redis | undefined;
+  redisConnections: ReadonlyMap<Redis, RedisRole>;
   /** The argon2 gate (src/modules/auth/passwords.ts), passed in: src/http does not import features. */
   passwordGate: WorkGate;
 }
@@ -55,14 +56,16 @@ function registerInstanceGauges() {
   });
   new Gauge({
     name: 'hive_redis_up',
-    help: '1 while the Redis command connection is ready, else 0 (absent without REDIS_URL)',
+    help: '1 while every Redis connection of that role (command, presence, subscriber) is ready, else 0 (absent without REDIS_URL)',
     labelNames: ['connection'] as const,
     registers: [registry],
     collect() {
       this.reset();
-      const clients = [...sources].flatMap((s) => (s.redis ? [s.redis] : []));
-      if (clients.length > 0)
-        this.set({ connection: 'command' }, clients.every((r) => r.status === 'ready') ? 1 : 0);
+      const up = new Map<string, boolean>();
+      for (const s of sources)
+        for (const [client, role] of s.redisConnections)
+          up.set(role, (up.get(role) ?? true) && client.status === 'ready');
+      for (const [role, ready] of up) this.set({ connection: role }, ready ? 1 : 0);
     },
   });
   registerDatabaseGauges();
@@ -175,10 +178,15 @@ function sameSecret(given: string, expected: string): boolean {
  * sidecar or node agent), so a default install does not show its internals to the network.
  */
 export function createMetricsFeature(
-  rt: Pick<Runtime, 'config' | 'hub' | 'sql' | 'redis'>,
+  rt: Pick<Runtime, 'config' | 'hub' | 'sql' | 'redisConnections'>,
   passwordGate: WorkGate,
 ) {
-  const source: InstanceSource = { hub: rt.hub, sql: rt.sql, redis: rt.redis, passwordGate };
+  const source: InstanceSource = {
+    hub: rt.hub,
+    sql: rt.sql,
+    redisConnections: rt.redisConnections,
+    passwordGate,
+  };
   const token = rt.config.metricsToken;
   const routes = new Elysia({ name: 'hive.metrics-route', tags: ['operations'] }).get(
     '/metrics',

@@ -44,9 +44,8 @@ function optionsFor(role: RedisRole): RedisOptions {
     // the next connection: re-sending would run a PUBLISH, an INCR or a presence script twice.
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
-    // Commands issued in the same event-loop turn go out in one write: a connect storm issues
-    // one presence script per socket, and a CPU profile of 10,000 sockets showed a socket write
-    // per command as a tenth of the server's time.
+    // Commands issued in the same event-loop turn go out in one write: a CPU profile of a
+    // 10,000-socket storm showed a socket write per command as a tenth of the server's time.
     enableAutoPipelining: true,
     ...(role === 'command' ? { commandTimeout: REDIS_COMMAND_TIMEOUT_MS } : {}),
   };

@@ -1,8 +1,9 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { networkInterfaces } from 'node:os';
 import { apiClient } from '../helpers/api';
-import { REAL_STACK } from '../helpers/env';
+import { REAL_STACK, TEST_REDIS_URL } from '../helpers/env';
 import { startTestServer } from '../helpers/server';
+import { startTcpProxy } from '../helpers/tcp-proxy';
 import { waitFor } from '../helpers/wait';
 import { openSocket } from '../helpers/ws';
 
@@ -121,9 +122,31 @@ describe('GET /metrics (Prometheus text format)', () => {
     expect(s.has('hive_password_gate_jobs{state="running"}')).toBe(true);
     expect(s.has('hive_password_gate_jobs{state="waiting"}')).toBe(true);
     if (REAL_STACK) {
-      expect(value(s, 'hive_redis_up{connection="command"}')).toBe(1);
+      for (const connection of ['command', 'presence', 'subscriber'])
+        expect(value(s, `hive_redis_up{connection="${connection}"}`)).toBe(1);
       expect([...s.keys()].some((k) => k.startsWith('hive_db_pool_connections{'))).toBe(true);
     }
+  });
+});
+
+describe.skipIf(!REAL_STACK)('hive_redis_up through a Redis outage', () => {
+  test('every connection (command, presence, subscriber) reads 0 while Redis is cut, 1 once it is back', async () => {
+    const target = new URL(TEST_REDIS_URL!);
+    const proxy = startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
+    const cut = await startTestServer({ env: { REDIS_URL: proxy.url(TEST_REDIS_URL!) } });
+    const roles = ['command', 'presence', 'subscriber'];
+    const readings = async () => {
+      const s = await scrape(cut.url);
+      return roles.map((connection) => s.get(`hive_redis_up{connection="${connection}"}`));
+    };
+    expect(await readings()).toEqual([1, 1, 1]);
+    proxy.cut('refuse');
+    await waitFor(async () => (await readings()).every((v) => v === 0), { what: 'every connection down' });
+    proxy.restore();
+    await waitFor(async () => (await readings()).every((v) => v === 1), {
+      what: 'every connection back',
+      timeoutMs: 10_000,
+    });
   });
 });
 

@@ -54,6 +54,7 @@ export function createPresenceFeature(rt: Runtime) {
   const presenceRedis = config.redisUrl
     ? createRedis(config.redisUrl, `hive:${rt.instanceId}:presence`, log, 'presence')
     : undefined;
+  if (presenceRedis) rt.redisConnections.set(presenceRedis, 'presence');
   const store = presenceRedis
     ? createRedisPresenceStore({
         redis: presenceRedis,
@@ -130,7 +131,10 @@ export function createPresenceFeature(rt: Runtime) {
       }
       await presence.stop();
       for (const unsubscribe of unsubscribers.splice(0)) unsubscribe();
-      if (presenceRedis) await closeRedis(presenceRedis);
+      if (presenceRedis) {
+        await closeRedis(presenceRedis);
+        rt.redisConnections.delete(presenceRedis);
+      }
     },
   } satisfies Feature;
 }
