@@ -4,6 +4,7 @@ import {
   type ClientFrameData,
   type ClientFrameType,
   type PresenceMode,
+  type ResyncTopic,
   type ServerFrameData,
   type ServerFrameType,
   WS_LIMITS,
@@ -46,6 +47,14 @@ export const SERVER_FRAME_PAYLOADS = {
   task_updated: t.Object({ task: Task }, { description: 'The task after the change.' }),
   task_deleted: t.Object({ id: Id }, { description: 'The id of the deleted task.' }),
   dashboard_summary: t.Object({ summary: DashboardSummary }, { description: 'The unfiltered summary.' }),
+  resync: t.Object(
+    {
+      topics: t.Array(t.Union([t.Literal('tasks')] satisfies { static: ResyncTopic }[]), {
+        description: 'tasks: re-read GET /api/v1/tasks',
+      }),
+    },
+    { description: 'Events of these topics may have been missed; re-read what you keep from them.' },
+  ),
   pong: null,
   error: t.Object(
     {
@@ -77,6 +86,8 @@ export const FRAME_SUMMARIES: Record<ServerFrameType | ClientFrameType, string> 
   task_updated: 'A task was changed (after the write committed).',
   task_deleted: 'A task was deleted (after the write committed).',
   dashboard_summary: 'The dashboard counts changed; coalesced to a few frames per second at most.',
+  resync:
+    'This instance could not hear the cluster for a while (Redis subscriber lost and back): events of these topics may be missing.',
   pong: 'The answer to `ping`.',
   error: 'The last client frame was not understood; the socket stays open.',
   ping: 'Ask for a `pong` (a client-side liveness check).',

@@ -34,6 +34,13 @@ export interface ServerFrameData {
   task_deleted: { id: string };
   /** The unfiltered summary after task or presence changes, a few times a second at most. */
   dashboard_summary: { summary: DashboardSummary };
+  /**
+   * Events of these topics may have been missed: this instance could not hear the cluster for
+   * a while (its Redis subscriber connection was lost and is back). A client that keeps state
+   * from them re-reads it now (`tasks`: GET /api/v1/tasks). Presence and the summary recover by
+   * themselves (a new `presence_subscribed` for subscribed sockets, a new `dashboard_summary`).
+   */
+  resync: { topics: ResyncTopic[] };
   pong: undefined;
   /** The client sent something we do not understand; the socket stays open. */
   error: { code: ClientErrorCode; message: string };
@@ -56,6 +63,9 @@ export interface ClientFrameData {
  * plus `presence_count`.
  */
 export type PresenceMode = 'all' | 'subscribed';
+
+/** What a `resync` frame says may have been missed. */
+export type ResyncTopic = 'tasks';
 
 export type ServerFrameType = keyof ServerFrameData;
 export type ClientFrameType = keyof ClientFrameData;
@@ -84,6 +94,7 @@ export const SERVER_FRAME_TYPES = [
   'task_updated',
   'task_deleted',
   'dashboard_summary',
+  'resync',
   'pong',
   'error',
 ] as const satisfies readonly ServerFrameType[];

@@ -110,6 +110,8 @@ export function createPresenceFeature(rt: Runtime) {
         // Task bus messages are WebSocket frames already (src/protocol/bus.ts).
         bus.subscribe('tasks', (message) => hub.broadcast(message)),
         bus.onReconnect(() => fanout.resendSubscriptions()),
+        // Task events published meanwhile are not replayed: clients that keep tasks re-read them.
+        bus.onReconnect(() => hub.broadcast({ type: 'resync', data: { topics: ['tasks'] } })),
         () => fanout.stop(),
       );
       // Down at start-up is not fatal: presence registers once Redis is reachable.

@@ -109,6 +109,12 @@ function handleFrame(frame: ServerFrame): void {
       trend.schedule();
       impact.expectPush();
       break;
+    case 'resync':
+      // Task events may have been missed: the charts re-read what they show (the summary and
+      // presence come again by themselves; the activity list is news, not state).
+      trend.schedule();
+      workload.schedule();
+      break;
     case 'pong':
     case 'error':
       break; // nothing to show; frame types the page does not know are ignored as well
