@@ -213,8 +213,8 @@ interface Op {
 }
 
 /**
- * Opens and closes per APPLY call at most. Each is a few Redis commands: 500 keep one call
- * to about a millisecond, so other clients never wait long behind one.
+ * Opens and closes per APPLY call at most. Each is a few Redis commands, and a script holds
+ * Redis for its whole run: a bound keeps other clients from waiting long behind one call.
  */
 const MAX_OPS_PER_CALL = 500;
 
