@@ -209,6 +209,8 @@ export function createMetricsFeature(
       response: { 200: t.String({ description: 'Prometheus text format 0.0.4' }), ...errors(401, 403) },
       detail: {
         summary: 'Prometheus metrics (loopback only, or bearer METRICS_TOKEN)',
+        description:
+          'Request counts and latencies by route pattern, open WebSockets, presence writes, summary cache hits and misses, the database pool and the Redis connections, in the Prometheus text format. Served to loopback clients only unless `METRICS_TOKEN` is set; then to `Authorization: Bearer <METRICS_TOKEN>`.',
         security: [{ bearerAuth: [] }],
       },
     },
