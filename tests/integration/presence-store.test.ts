@@ -4,6 +4,8 @@ import { createRedisPresenceStore } from '../../src/modules/presence/redis-store
 import { createMemoryPresenceStore, type PresenceStore } from '../../src/modules/presence/store';
 import { REAL_STACK, TEST_REDIS_URL } from '../helpers/env';
 import { uniquePrefix } from '../helpers/server';
+import { startTcpProxy } from '../helpers/tcp-proxy';
+import { waitFor } from '../helpers/wait';
 
 /**
  * The store's promise: across every instance, each user's announced state alternates
@@ -173,6 +175,74 @@ describe('presence store: exactly one transition per change', () => {
       expect(firsts).toEqual([...firsts].sort((x, y) => x - y));
       expect(new Set(firsts).size).toBe(users.length);
       expect((await store.onlineUsers()).users.length).toBe(users.length);
+    },
+  );
+
+  test.skipIf(!REAL_STACK)(
+    'in Redis, a close’s grace runs from the close, even when a busy loop sends it late',
+    async () => {
+      const prefix = uniquePrefix();
+      const redis = new Redis(TEST_REDIS_URL!);
+      afterAll(async () => {
+        const keys = await redis.keys(`${prefix}*`);
+        if (keys.length > 0) await redis.del(...keys);
+        redis.disconnect();
+      });
+      const store = createRedisPresenceStore({
+        redis,
+        prefix,
+        instanceId: 'inst-0',
+        instanceExpiryMs: 60_000,
+        graceMs: 1_000,
+      });
+      await store.heartbeat();
+      await store.connect('c1', 'u1');
+      const closed = store.disconnect('c1', 'u1', 1_000);
+      // The event loop is held for 600 ms before the close can be sent (a busy server).
+      const until = performance.now() + 600;
+      while (performance.now() < until) {}
+      expect(await closed).toBeNumber();
+      const [deadline, [seconds, micros]] = await Promise.all([
+        redis.zscore(`${prefix}presence:pending`, 'u1'),
+        redis.time(),
+      ]);
+      const redisNow = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+      // About 400 ms of grace were left when the close reached Redis, not 1,000.
+      expect(Number(deadline) - redisNow).toBeLessThan(600);
+    },
+  );
+
+  test.skipIf(!REAL_STACK)(
+    'in Redis, a sweep at the deadline a close returned finds its user due, however late the close reached Redis',
+    async () => {
+      const target = new URL(TEST_REDIS_URL!);
+      const proxy = startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
+      const prefix = uniquePrefix();
+      const redis = new Redis(proxy.url(TEST_REDIS_URL!));
+      afterAll(async () => {
+        proxy.restore();
+        const keys = await redis.keys(`${prefix}*`);
+        if (keys.length > 0) await redis.del(...keys);
+        redis.disconnect();
+      });
+      const store = createRedisPresenceStore({
+        redis,
+        prefix,
+        instanceId: 'inst-0',
+        instanceExpiryMs: 60_000,
+        graceMs: 300,
+      });
+      await store.heartbeat();
+      await store.connect('c1', 'u1');
+      // The close is held on its way to Redis for half a second (a slow network, a busy Redis).
+      proxy.cut('freeze');
+      const closed = store.disconnect('c1', 'u1', 300);
+      await Bun.sleep(500); // the outage's length
+      proxy.restore();
+      const deadline = await closed;
+      expect(deadline).toBeNumber();
+      await waitFor(() => Date.now() >= deadline!, { what: 'the returned deadline' });
+      expect((await store.sweep()).map((t) => t.userId)).toEqual(['u1']);
     },
   );
 });

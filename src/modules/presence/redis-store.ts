@@ -208,7 +208,11 @@ interface Op {
   connId: string;
   userId: string;
   graceMs: number;
-  resolve(result: number): void;
+  /** When it was asked for (performance.now()): a close's grace runs from then. */
+  at: number;
+  /** The grace still left when the call was sent (set by the sender). */
+  graceLeftMs: number;
+  resolve(done: { result: number; graceLeftMs: number }): void;
   reject(err: unknown): void;
 }
 
@@ -251,9 +255,17 @@ export function createRedisPresenceStore(opts: {
     reachedBefore = 1;
     return reply;
   };
-  const ops = createOpBatcher((batch) =>
-    call('APPLY', instanceId, ...batch.flatMap((op) => [op.kind, op.connId, op.userId, op.graceMs])),
-  );
+  const ops = createOpBatcher((batch) => {
+    // A close's grace runs from the close, not from when a busy loop got round to sending it:
+    // what is left of it is sent, as a duration, so no clock but Redis's sets the deadline.
+    const now = performance.now();
+    for (const op of batch) op.graceLeftMs = Math.max(0, op.graceMs - Math.round(now - op.at));
+    return call(
+      'APPLY',
+      instanceId,
+      ...batch.flatMap((op) => [op.kind, op.connId, op.userId, op.graceLeftMs]),
+    );
+  });
   /** Any other script: after the opens and closes already asked for, as if each were sent at once. */
   const run = (name: keyof typeof scripts, ...args: (string | number)[]) => {
     ops.flush();
@@ -262,12 +274,13 @@ export function createRedisPresenceStore(opts: {
 
   return {
     async connect(connId, userId) {
-      const seq = await ops.add('c', connId, userId, 0);
+      const { result: seq } = await ops.add('c', connId, userId, 0);
       return seq > 0 ? seq : undefined;
     },
     async disconnect(connId, userId, graceMs) {
-      const scheduled = await ops.add('d', connId, userId, graceMs);
-      return scheduled === 1 ? Date.now() + graceMs : undefined;
+      const { result, graceLeftMs } = await ops.add('d', connId, userId, graceMs);
+      // Not before Redis's deadline (the script ran at the latest now): a sweep then finds it due.
+      return result === 1 ? Date.now() + graceLeftMs : undefined;
     },
     async heartbeat() {
       return (await run('HEARTBEAT', instanceId)) === 1;
@@ -326,7 +339,10 @@ function createOpBatcher(send: (batch: Op[]) => Promise<unknown>) {
       send(batch).then(
         (reply) => {
           const results = reply as (number | string)[];
-          for (let i = 0; i < batch.length; i++) batch[i]!.resolve(Number(results[i]));
+          for (let i = 0; i < batch.length; i++) {
+            const op = batch[i]!;
+            op.resolve({ result: Number(results[i]), graceLeftMs: op.graceLeftMs });
+          }
         },
         (err) => {
           for (const op of batch) op.reject(err);
@@ -336,9 +352,15 @@ function createOpBatcher(send: (batch: Op[]) => Promise<unknown>) {
   }
 
   return {
-    add(kind: Op['kind'], connId: string, userId: string, graceMs: number): Promise<number> {
+    add(
+      kind: Op['kind'],
+      connId: string,
+      userId: string,
+      graceMs: number,
+    ): Promise<{ result: number; graceLeftMs: number }> {
       return new Promise((resolve, reject) => {
-        pending.push({ kind, connId, userId, graceMs, resolve, reject });
+        const at = performance.now();
+        pending.push({ kind, connId, userId, graceMs, at, graceLeftMs: graceMs, resolve, reject });
         if (scheduled) return;
         scheduled = true;
         setImmediate(flush);
