@@ -215,7 +215,9 @@ describe('authentication failures on a protected route', () => {
 });
 
 describe('token expiry and the login rate limit (own server)', async () => {
-  const short = await startTestServer({ env: { ACCESS_TOKEN_TTL_S: '1', LOGIN_RATE_LIMIT_PER_MINUTE: '3' } });
+  // 2 s, not 1: `exp` is in whole seconds after a whole-second `iat`, so a 1 s token signed late
+  // in a second may have only milliseconds left, and the first request found it expired.
+  const short = await startTestServer({ env: { ACCESS_TOKEN_TTL_S: '2', LOGIN_RATE_LIMIT_PER_MINUTE: '3' } });
   const shortApi = apiClient(short.url);
 
   test('a token is refused once ACCESS_TOKEN_TTL_S has passed', async () => {
@@ -226,7 +228,7 @@ describe('token expiry and the login rate limit (own server)', async () => {
         const res = await shortApi.get('/api/v1/users/me', u.token);
         return res.status === 401 ? res : undefined;
       },
-      { timeoutMs: 5_000, intervalMs: 100, what: 'the 1 s token to expire' },
+      { timeoutMs: 6_000, intervalMs: 100, what: 'the 2 s token to expire' },
     );
     expect(refused.body).toEqual(errorShape('invalid_token'));
   });
