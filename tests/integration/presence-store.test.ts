@@ -64,6 +64,29 @@ async function exercise(stores: PresenceStore[], sweepers: PresenceStore[]) {
   return [...transitions.values()].reduce((n, t) => n + t.length, 0);
 }
 
+/**
+ * One instance's Redis store under a fresh prefix, on its own connection (to `url`, default the
+ * test Redis), heartbeat done; its keys and connection are removed after the file.
+ */
+async function singleStore(graceMs: number, url = TEST_REDIS_URL!) {
+  const prefix = uniquePrefix();
+  const redis = new Redis(url);
+  afterAll(async () => {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  });
+  const store = createRedisPresenceStore({
+    redis,
+    prefix,
+    instanceId: 'inst-0',
+    instanceExpiryMs: 60_000,
+    graceMs,
+  });
+  await store.heartbeat();
+  return { store, redis, prefix };
+}
+
 describe('presence store: exactly one transition per change', () => {
   test('in memory', async () => {
     const store = createMemoryPresenceStore();
@@ -138,21 +161,7 @@ describe('presence store: exactly one transition per change', () => {
   test.skipIf(!REAL_STACK)(
     'in Redis, opens and closes sent together keep their order, with each other and with any other script',
     async () => {
-      const prefix = uniquePrefix();
-      const redis = new Redis(TEST_REDIS_URL!);
-      afterAll(async () => {
-        const keys = await redis.keys(`${prefix}*`);
-        if (keys.length > 0) await redis.del(...keys);
-        redis.disconnect();
-      });
-      const store = createRedisPresenceStore({
-        redis,
-        prefix,
-        instanceId: 'inst-0',
-        instanceExpiryMs: 60_000,
-        graceMs: 0,
-      });
-      await store.heartbeat();
+      const { store } = await singleStore(0);
       // All asked for in one turn: an open and a close of the same connection, then a sweep.
       // The sweep must see the close (sent after them, as it would be unbatched).
       const opened = store.connect('c1', 'u1');
@@ -181,21 +190,7 @@ describe('presence store: exactly one transition per change', () => {
   test.skipIf(!REAL_STACK)(
     'in Redis, a close’s grace runs from the close, even when a busy loop sends it late',
     async () => {
-      const prefix = uniquePrefix();
-      const redis = new Redis(TEST_REDIS_URL!);
-      afterAll(async () => {
-        const keys = await redis.keys(`${prefix}*`);
-        if (keys.length > 0) await redis.del(...keys);
-        redis.disconnect();
-      });
-      const store = createRedisPresenceStore({
-        redis,
-        prefix,
-        instanceId: 'inst-0',
-        instanceExpiryMs: 60_000,
-        graceMs: 1_000,
-      });
-      await store.heartbeat();
+      const { store, redis, prefix } = await singleStore(1_000);
       await store.connect('c1', 'u1');
       const closed = store.disconnect('c1', 'u1', 1_000);
       // The event loop is held for 600 ms before the close can be sent (a busy server).
@@ -217,22 +212,7 @@ describe('presence store: exactly one transition per change', () => {
     async () => {
       const target = new URL(TEST_REDIS_URL!);
       const proxy = startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
-      const prefix = uniquePrefix();
-      const redis = new Redis(proxy.url(TEST_REDIS_URL!));
-      afterAll(async () => {
-        proxy.restore();
-        const keys = await redis.keys(`${prefix}*`);
-        if (keys.length > 0) await redis.del(...keys);
-        redis.disconnect();
-      });
-      const store = createRedisPresenceStore({
-        redis,
-        prefix,
-        instanceId: 'inst-0',
-        instanceExpiryMs: 60_000,
-        graceMs: 300,
-      });
-      await store.heartbeat();
+      const { store } = await singleStore(300, proxy.url(TEST_REDIS_URL!));
       await store.connect('c1', 'u1');
       // The close is held on its way to Redis for half a second (a slow network, a busy Redis).
       proxy.cut('freeze');
