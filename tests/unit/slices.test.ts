@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { inSlices } from '../../src/lib/slices';
+import { afterMicrotasks, afterSlice, inSlices } from '../../src/lib/slices';
 
 describe('inSlices', () => {
   test('calls fn for every item, in order', async () => {
@@ -30,5 +30,62 @@ describe('inSlices', () => {
     expect(total).toBeGreaterThanOrEqual(400);
     expect(timerAt).toBeGreaterThan(0);
     expect(timerAt).toBeLessThan(total / 2);
+  });
+
+  test('work the woken callers ask for runs once, when their slice ends, not a loop turn later', async () => {
+    // Like the presence store's batcher: each continuation adds an item and asks for one
+    // flush. All of a slice's items go in one flush, before the loop turns (a setImmediate
+    // queued before any of them still finds the flush done).
+    const waiters = Array.from({ length: 50 }, () => Promise.withResolvers<void>());
+    let pending: number[] = [];
+    const flushes: number[][] = [];
+    let scheduled = false;
+    const flush = () => {
+      scheduled = false;
+      flushes.push(pending);
+      pending = [];
+    };
+    const continued = waiters.map(async (w, i) => {
+      await w.promise;
+      await null; // a few steps, as an upgrade's continuation has
+      await null;
+      pending.push(i);
+      if (!scheduled) {
+        scheduled = true;
+        afterSlice(flush);
+      }
+    });
+    let flushesAtNextTurn: number | undefined;
+    setImmediate(() => {
+      flushesAtNextTurn = flushes.length;
+    });
+    inSlices(waiters, (w) => w.resolve(), 1_000);
+    await Promise.all(continued);
+    await new Promise((r) => setImmediate(r));
+    expect(flushes).toEqual([Array.from({ length: 50 }, (_, i) => i)]);
+    expect(flushesAtNextTurn).toBe(1);
+  });
+
+  test('outside a slice, afterSlice waits for the next loop turn', async () => {
+    const order: string[] = [];
+    afterSlice(() => order.push('afterSlice'));
+    queueMicrotask(() => order.push('microtask'));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(order).toEqual(['microtask', 'afterSlice']);
+  });
+});
+
+describe('afterMicrotasks', () => {
+  test('runs after continuations several steps deep, within the same loop turn', async () => {
+    const order: string[] = [];
+    const chain = async () => {
+      for (let i = 0; i < 10; i++) await null;
+      order.push('chain');
+    };
+    void chain();
+    afterMicrotasks(() => order.push('after'));
+    setImmediate(() => order.push('next turn'));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(order).toEqual(['chain', 'after', 'next turn']);
   });
 });

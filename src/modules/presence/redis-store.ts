@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import { afterSlice } from '../../lib/slices';
 import type { PresenceStore, Transition } from './store';
 
 /**
@@ -321,11 +322,13 @@ export function createRedisPresenceStore(opts: {
 }
 
 /**
- * Opens and closes are collected for one event-loop turn and sent as APPLY calls, in order:
- * during a connect storm one script per socket cost a command object, a promise and a reply
- * parse each (a tenth of the storm's profile with the Redis script's own time), and every
- * socket's open waited behind thousands of single scripts. `flush` sends what is collected
- * now, so another script called meanwhile runs after them, as it would have unbatched.
+ * Opens and closes are collected and sent as APPLY calls, in order: during a connect storm one
+ * script per socket cost a command object, a promise and a reply parse each (a tenth of the
+ * storm's profile with the Redis script's own time), and every socket's open waited behind
+ * thousands of single scripts. They are collected for one event-loop turn, or to the end of
+ * the slice they were made in (`afterSlice`: a storm's upgrades resume in slices). `flush`
+ * sends what is collected now, so another script called meanwhile runs after them, as it
+ * would have unbatched.
  */
 function createOpBatcher(send: (batch: Op[]) => Promise<unknown>) {
   let pending: Op[] = [];
@@ -363,7 +366,7 @@ function createOpBatcher(send: (batch: Op[]) => Promise<unknown>) {
         pending.push({ kind, connId, userId, graceMs, at, graceLeftMs: graceMs, resolve, reject });
         if (scheduled) return;
         scheduled = true;
-        setImmediate(flush);
+        afterSlice(flush);
       });
     },
     flush,

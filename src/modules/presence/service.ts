@@ -1,5 +1,6 @@
 import type { Logger } from '../../lib/logger';
 import { recordPresenceWrite } from '../../lib/metrics';
+import { afterMicrotasks } from '../../lib/slices';
 import type { UserStatus } from '../../protocol/schemas';
 import type { EventBus } from '../../realtime/bus';
 import type { OnlineStatusChange, UsersService } from '../users/service';
@@ -47,8 +48,10 @@ const WRITE_LANES = 2;
 /**
  * No fixed batching window: the first transition is written at once (lowest latency when
  * quiet) and everything arriving while the lanes are busy forms the next batch, so
- * batches grow exactly as fast as the database falls behind. `setImmediate`, not a timer:
- * during a connect storm the event loop is saturated with upgrades and timers fire late.
+ * batches grow exactly as fast as the database falls behind. "At once" is after the
+ * microtasks of the moment (`afterMicrotasks`), so the transitions of one store reply (up to
+ * 500 sockets) make one batch; not a timer nor the next loop turn, because during a connect
+ * storm a loop turn takes 50–100 ms and timers fire late.
  */
 const FLUSH_NOW = 0;
 const RETRY_AFTER_DB_ERROR_MS = 500;
@@ -71,12 +74,18 @@ function createTransitionWriter(deps: { users: UsersService; bus: EventBus; log:
   /** Users in batches being written: reconciliation must treat them as mid-flight too. */
   const writing = new Set<string>();
   let lanesBusy = 0;
-  let timer: ReturnType<typeof setTimeout> | ReturnType<typeof setImmediate> | undefined;
+  /** A flush is scheduled (true: after the current microtasks; else its retry timer). */
+  let scheduled: ReturnType<typeof setTimeout> | true | undefined;
   const idleWaiters: (() => void)[] = [];
 
   function schedule(delayMs: number) {
-    if (timer || lanesBusy >= WRITE_LANES || queued.size === 0) return;
-    timer = delayMs === FLUSH_NOW ? setImmediate(flush) : setTimeout(flush, delayMs);
+    if (scheduled || lanesBusy >= WRITE_LANES || queued.size === 0) return;
+    if (delayMs === FLUSH_NOW) {
+      scheduled = true;
+      afterMicrotasks(flush);
+    } else {
+      scheduled = setTimeout(flush, delayMs);
+    }
   }
 
   /** The next batch: queued users not already being written by the other lane. */
@@ -95,7 +104,11 @@ function createTransitionWriter(deps: { users: UsersService; bus: EventBus; log:
   }
 
   function flush() {
-    timer = undefined;
+    if (scheduled !== undefined && scheduled !== true) clearTimeout(scheduled);
+    scheduled = undefined;
+    // A flush scheduled before a lane called this one directly: the lanes are both taken
+    // again, and the next to finish flushes.
+    if (lanesBusy >= WRITE_LANES) return;
     const batch = takeBatch();
     if (batch.length === 0) return; // everything queued is in flight: its lane flushes again
     lanesBusy += 1;
