@@ -35,6 +35,12 @@ export interface Config {
    * frames, beyond it the fan-out grows as N² (see README "Presence at scale"). 0 = always.
    */
   presenceSubscribeThreshold: number;
+  /**
+   * On real PostgreSQL and Redis, run the presence store and its database writes on a thread
+   * of their own (src/modules/presence/engine-thread.ts), so a socket's open is committed
+   * without waiting behind the main loop. Default on; off runs them in the main thread.
+   */
+  presenceThread: boolean;
   logLevel: LogLevel;
   nodeEnv: string;
   /** Load demo users and tasks into an empty database. Default on outside production. */
@@ -159,6 +165,7 @@ export function loadConfig(env: Env = process.env): Config {
     presenceGraceMs: readInt(env, 'PRESENCE_GRACE_MS', 2_000, 0, 5_000),
     presenceTtlMs,
     presenceSubscribeThreshold: readInt(env, 'PRESENCE_SUBSCRIBE_THRESHOLD', 200, 0, 1_000_000),
+    presenceThread: readBool(env, 'PRESENCE_THREAD', true),
     logLevel,
     nodeEnv,
     seedDemo: readBool(env, 'HIVE_SEED_DEMO', !production),

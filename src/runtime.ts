@@ -3,7 +3,7 @@ import type Redis from 'ioredis';
 import type { Config } from './config';
 import type { Sql } from './db/client';
 import type { Logger } from './lib/logger';
-import type { RedisRole } from './lib/redis';
+import type { ConnectionStatus, RedisRole } from './lib/redis';
 import type { TokenService } from './modules/auth/tokens';
 import type { TasksService } from './modules/tasks/service';
 import type { UsersService } from './modules/users/service';
@@ -25,7 +25,7 @@ export interface Runtime {
   /** Command connection (undefined in single-instance mode). */
   redis: Redis | undefined;
   /** Every Redis connection of this instance while open, by role (`hive_redis_up` reads them). */
-  redisConnections: Map<Redis, RedisRole>;
+  redisConnections: Map<ConnectionStatus, RedisRole>;
   bus: EventBus;
   hub: SocketHub;
   tokens: TokenService;

@@ -7,7 +7,7 @@ import { DEMO_PASSWORD, DEMO_USERS, seedDemoData } from './demo-seed';
 import { createMetricsFeature } from './http/metrics';
 import { installFastFormats } from './lib/formats';
 import { createLogger, type Logger } from './lib/logger';
-import { closeRedis, connectRedis, createRedis, type RedisRole } from './lib/redis';
+import { type ConnectionStatus, closeRedis, connectRedis, createRedis, type RedisRole } from './lib/redis';
 import { createAuthFeature } from './modules/auth';
 import { createAccountCache } from './modules/auth/accounts';
 import { passwordGate } from './modules/auth/passwords';
@@ -46,7 +46,7 @@ type Cleanup = () => Promise<unknown>;
  * connection can run no other command), and the bus over them; else the in-process bus.
  */
 async function connectBus(config: Config, instanceId: string, log: Logger, cleanup: Cleanup[]) {
-  const redisConnections = new Map<Redis, RedisRole>();
+  const redisConnections = new Map<ConnectionStatus, RedisRole>();
   if (!config.redisUrl)
     return { redis: undefined, redisConnections, bus: createInProcessBus(instanceId, log) };
   const redis: Redis = createRedis(config.redisUrl, `hive:${instanceId}:cmd`, log, 'command');

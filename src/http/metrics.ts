@@ -1,12 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Elysia, t } from 'elysia';
-import type Redis from 'ioredis';
 import { Gauge } from 'prom-client';
 import type { Sql } from '../db/client';
 import { rejectAfter } from '../lib/deadline';
 import { ForbiddenError, UnauthorizedError } from '../lib/errors';
 import { httpDuration, httpRequests, registry } from '../lib/metrics';
-import type { RedisRole } from '../lib/redis';
+import type { ConnectionStatus, RedisRole } from '../lib/redis';
 import { errors } from '../lib/schemas';
 import type { WorkGate } from '../lib/work-gate';
 import type { SocketHub } from '../realtime/hub';
@@ -16,7 +15,7 @@ import type { Feature, Runtime } from '../runtime';
 interface InstanceSource {
   hub: SocketHub;
   sql: Sql;
-  redisConnections: ReadonlyMap<Redis, RedisRole>;
+  redisConnections: ReadonlyMap<ConnectionStatus, RedisRole>;
   /** The argon2 gate (src/modules/auth/passwords.ts), passed in: src/http does not import features. */
   passwordGate: WorkGate;
 }

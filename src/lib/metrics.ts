@@ -59,9 +59,12 @@ const sessionsRevoked = new Counter({
 });
 
 /** Hook for the presence writer: one batch written, its rows as announced. */
-export function recordPresenceWrite(rows: readonly { is_online: boolean }[], startedAt: number): void {
-  presenceWriteDuration.observe((performance.now() - startedAt) / 1000);
-  for (const row of rows) presenceTransitions.inc({ to: row.is_online ? 'online' : 'offline' });
+export function recordPresenceWrite(
+  changes: readonly { user: { is_online: boolean } }[],
+  durationS: number,
+): void {
+  presenceWriteDuration.observe(durationS);
+  for (const { user } of changes) presenceTransitions.inc({ to: user.is_online ? 'online' : 'offline' });
 }
 
 /** Hook for the summary cache. */

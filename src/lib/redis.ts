@@ -12,6 +12,10 @@ import type { Logger } from './logger';
  *   never dropped, so subscriptions made while Redis is down take effect when it returns.
  */
 export type RedisRole = 'command' | 'subscriber' | 'presence';
+/** What `hive_redis_up` reads of a connection: an ioredis client, or the presence thread's report of its own. */
+export interface ConnectionStatus {
+  readonly status: string;
+}
 
 /** How long a request waits for Redis before using its fallback (issue 10: ≤ 250–500 ms). */
 export const REDIS_COMMAND_TIMEOUT_MS = 250;

@@ -1,10 +1,14 @@
+import { SERVER_SESSION_PREFIX } from '../../db/bootstrap';
 import type { Sql } from '../../db/client';
+import { recordPresenceWrite } from '../../lib/metrics';
 import { closeRedis, connectRedis, createRedis } from '../../lib/redis';
 import { iso } from '../../lib/schemas';
 import type { PresenceChange } from '../../protocol/bus';
 import { CloseCodes } from '../../protocol/frames';
 import { wsRoutes } from '../../realtime/ws';
 import type { Feature, Runtime } from '../../runtime';
+import { createLocalEngine, type LocalEngineDeps } from './engine';
+import { createThreadEngine } from './engine-thread';
 import { createPresenceFanout } from './fanout';
 import { createRedisPresenceStore } from './redis-store';
 import { createPresenceService, presenceTimings } from './service';
@@ -42,31 +46,80 @@ async function readOnlineCount(sql: Sql): Promise<number> {
 }
 
 /**
+ * The presence store and its writer (./engine.ts): on a thread of their own on real
+ * PostgreSQL and Redis (PRESENCE_THREAD), else in this thread, on Redis or in memory.
+ */
+function createEngine(rt: Runtime, written: LocalEngineDeps['written']) {
+  const { config, log } = rt;
+  const timings = presenceTimings(config.presenceTtlMs);
+  const storeOptions = {
+    prefix: config.redisPrefix,
+    instanceId: rt.instanceId,
+    instanceExpiryMs: timings.instanceExpiryMs,
+    graceMs: config.presenceGraceMs,
+    silence: { afterMs: timings.silenceAfterMs, settleMs: timings.settleAfterSilenceMs },
+  };
+  const engineLog = log.child({ feature: 'presence' });
+  // Presence has a Redis connection of its own: its scripts never queue behind (or time out
+  // like) request-path commands, and it detects a frozen Redis by itself (src/lib/redis.ts).
+  const redisConnectionName = `hive:${rt.instanceId}:presence`;
+  if (config.redisUrl && config.databaseUrl && !rt.embedded && config.presenceThread) {
+    const engine = createThreadEngine({
+      init: {
+        redisUrl: config.redisUrl,
+        databaseUrl: config.databaseUrl,
+        redisConnectionName,
+        applicationName: `${SERVER_SESSION_PREFIX}${rt.instanceId} presence`,
+        logLevel: config.logLevel,
+        store: storeOptions,
+      },
+      log: engineLog,
+      written,
+    });
+    rt.redisConnections.set(engine.redis, 'presence');
+    return {
+      engine,
+      start: () => engine.start(),
+      async close() {
+        await engine.close();
+        rt.redisConnections.delete(engine.redis);
+      },
+    };
+  }
+  const redis = config.redisUrl
+    ? createRedis(config.redisUrl, redisConnectionName, log, 'presence')
+    : undefined;
+  if (redis) rt.redisConnections.set(redis, 'presence');
+  const store = redis ? createRedisPresenceStore({ redis, ...storeOptions }) : createMemoryPresenceStore();
+  return {
+    engine: createLocalEngine({ store, users: rt.users, written, log: engineLog }),
+    async start() {
+      // Down at start-up is not fatal: presence registers once Redis is reachable.
+      if (redis) await connectRedis(redis).catch((err) => log.warn('presence: redis unreachable', { err }));
+    },
+    async close() {
+      if (!redis) return;
+      await closeRedis(redis);
+      rt.redisConnections.delete(redis);
+    },
+  };
+}
+
+/**
  * Live presence over WebSockets: the `/ws` route, presence bookkeeping (Redis or memory),
  * presence fan-out (batched, by subscription above the threshold: ./fanout.ts) and task
  * events to this instance's sockets.
  */
 export function createPresenceFeature(rt: Runtime) {
   const { config, log, hub, bus } = rt;
-  const timings = presenceTimings(config.presenceTtlMs);
-  // Presence has a Redis connection of its own: its scripts never queue behind (or time out
-  // like) request-path commands, and it detects a frozen Redis by itself (src/lib/redis.ts).
-  const presenceRedis = config.redisUrl
-    ? createRedis(config.redisUrl, `hive:${rt.instanceId}:presence`, log, 'presence')
-    : undefined;
-  if (presenceRedis) rt.redisConnections.set(presenceRedis, 'presence');
-  const store = presenceRedis
-    ? createRedisPresenceStore({
-        redis: presenceRedis,
-        prefix: config.redisPrefix,
-        instanceId: rt.instanceId,
-        instanceExpiryMs: timings.instanceExpiryMs,
-        graceMs: config.presenceGraceMs,
-        silence: { afterMs: timings.silenceAfterMs, settleMs: timings.settleAfterSilenceMs },
-      })
-    : createMemoryPresenceStore();
+  const engine = createEngine(rt, (changes, durationS) => {
+    recordPresenceWrite(changes, durationS);
+    // One bus message per batch (one JSON encoding, one Redis PUBLISH); each instance
+    // batches it into frames for its own sockets (./fanout.ts).
+    if (changes.length > 0) bus.publish('presence', { changes });
+  });
   const presence = createPresenceService({
-    store,
+    engine: engine.engine,
     users: rt.users,
     bus,
     log: log.child({ feature: 'presence' }),
@@ -114,9 +167,7 @@ export function createPresenceFeature(rt: Runtime) {
         bus.onReconnect(() => hub.broadcast({ type: 'resync', data: { topics: ['tasks'] } })),
         () => fanout.stop(),
       );
-      // Down at start-up is not fatal: presence registers once Redis is reachable.
-      if (presenceRedis)
-        await connectRedis(presenceRedis).catch((err) => log.warn('presence: redis unreachable', { err }));
+      await engine.start();
       await fanout.start();
       await presence.start();
     },
@@ -133,10 +184,7 @@ export function createPresenceFeature(rt: Runtime) {
       }
       await presence.stop();
       for (const unsubscribe of unsubscribers.splice(0)) unsubscribe();
-      if (presenceRedis) {
-        await closeRedis(presenceRedis);
-        rt.redisConnections.delete(presenceRedis);
-      }
+      await engine.close();
     },
   } satisfies Feature;
 }

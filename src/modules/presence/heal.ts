@@ -1,7 +1,7 @@
 import type { Logger } from '../../lib/logger';
 import type { UsersService } from '../users/service';
 import type { AnnouncedPresence } from './announced';
-import type { PresenceStore } from './store';
+import type { PresenceEngine } from './engine';
 
 /** How long one heal keeps retrying (store settling, writer busy, database away) before waiting for the next trigger. */
 const HEAL_PATIENCE_MS = 15_000;
@@ -11,15 +11,6 @@ const RETRY_WHILE_WRITING_MS = 50;
 /** Until this instance re-registered (it probes the store at least this often): look again then. */
 const RETRY_WHILE_UNREGISTERED_MS = 250;
 
-/** The part of the transition writer a heal uses. */
-interface Writer {
-  enqueue(userId: string, isOnline: boolean, seq: number): void;
-  /** True while a change for this user is queued or being written. */
-  has(userId: string): boolean;
-  busy(): boolean;
-  idle(timeoutMs: number): Promise<void>;
-}
-
 /**
  * Healing after anything that may have lost a transition or a frame: at start-up, after a
  * store or bus outage, and periodically. First the database is made to match the store
@@ -27,17 +18,17 @@ interface Writer {
  * announced view's correction), so a client that missed frames ends with the right view.
  */
 export function createPresenceHealer(deps: {
-  store: PresenceStore;
+  /** The store's snapshot and the transition writer. */
+  engine: Pick<PresenceEngine, 'onlineUsers' | 'enqueue' | 'pendingAmong' | 'busy' | 'idle'>;
   users: Pick<UsersService, 'onlineIds' | 'offlineAmong'>;
   log: Logger;
-  writer: Writer;
   announced: AnnouncedPresence;
   track: <T>(p: Promise<T>) => Promise<T>;
   /** False while this instance still has to re-register its connections with the store. */
   registered: () => boolean;
   stopped: () => boolean;
 }) {
-  const { store, users, log, writer } = deps;
+  const { engine, users, log } = deps;
   let healing: Promise<void> | undefined;
   let healAgain = false;
 
@@ -51,29 +42,32 @@ export function createPresenceHealer(deps: {
     // Until we re-registered, the store lacks our users; while transitions are being
     // written the database lags the store by design (comparing would re-send them).
     if (!deps.registered()) return RETRY_WHILE_UNREGISTERED_MS;
-    if (writer.busy()) return RETRY_WHILE_WRITING_MS;
     try {
+      if (await engine.busy()) return RETRY_WHILE_WRITING_MS;
       const dbOnline = await users.onlineIds();
       // The snapshot's sequence number orders these fixes after every transition the snapshot
       // reflects and before any later one, so a fix can never undo a newer transition.
-      const snapshot = await deps.track(store.onlineUsers());
+      const snapshot = await deps.track(engine.onlineUsers());
       // After an outage, a user missing from the store may belong to an instance that has
       // not re-registered yet: never take anyone offline before the store has settled.
       if (snapshot.settleLeftMs > 0) return snapshot.settleLeftMs + 10;
       const storeOnline = new Set(snapshot.users);
       const dbOnlineIds = new Set(dbOnline);
+      const goneOffline = [...dbOnlineIds].filter((id) => !storeOnline.has(id));
+      const cameOnline = [...storeOnline].filter((id) => !dbOnlineIds.has(id));
+      // Users with a transition queued or being written meanwhile are mid-flight: left alone.
+      const inFlight = new Set(await engine.pendingAmong([...goneOffline, ...cameOnline]));
       let fixed = 0;
-      for (const id of dbOnlineIds) {
-        if (!storeOnline.has(id) && !writer.has(id)) {
-          writer.enqueue(id, false, snapshot.seq);
-          fixed += 1;
-        }
+      for (const id of goneOffline) {
+        if (inFlight.has(id)) continue;
+        engine.enqueue(id, false, snapshot.seq);
+        fixed += 1;
       }
-      const missing = [...storeOnline].filter((id) => !dbOnlineIds.has(id) && !writer.has(id));
+      const missing = cameOnline.filter((id) => !inFlight.has(id));
       if (missing.length > 0) {
         // Only users that exist; the store may name a user deleted since.
         const ids = await users.offlineAmong(missing);
-        for (const id of ids) writer.enqueue(id, true, snapshot.seq);
+        for (const id of ids) engine.enqueue(id, true, snapshot.seq);
         fixed += ids.length;
       }
       if (fixed > 0) log.info('presence reconciled with the database', { fixed });
@@ -91,7 +85,7 @@ export function createPresenceHealer(deps: {
       if (deps.stopped() || Date.now() + retryIn > giveUpAt) return;
       await Bun.sleep(retryIn);
     }
-    await writer.idle(5_000);
+    await engine.idle(5_000);
     for (let tries = 0; tries < 5 && !deps.stopped(); tries++) {
       try {
         const sent = await deps.announced.correct();

@@ -1,12 +1,10 @@
 import type { Logger } from '../../lib/logger';
-import { recordPresenceWrite } from '../../lib/metrics';
-import { afterMicrotasks } from '../../lib/slices';
 import type { UserStatus } from '../../protocol/schemas';
 import type { EventBus } from '../../realtime/bus';
-import type { OnlineStatusChange, UsersService } from '../users/service';
+import type { UsersService } from '../users/service';
 import { createAnnouncedPresence } from './announced';
+import type { PresenceEngine } from './engine';
 import { createPresenceHealer } from './heal';
-import type { PresenceStore } from './store';
 
 /**
  * Presence timings derived from PRESENCE_TTL_MS. An instance renews itself every TTL/5 and
@@ -35,26 +33,6 @@ export function presenceTimings(ttlMs: number) {
   };
 }
 
-/** Largest batch in one UPDATE; a storm of 10k users becomes a handful of statements. */
-const MAX_BATCH = 1_000;
-/**
- * Batches written at the same time, on separate connections. A storm profile showed the
- * database, not the event loop, setting the pace (a 2,000-row UPDATE took 0.5 s on a busy
- * machine): a second lane lets a user who connects during a storm be written while the
- * previous batch is still in flight. Lanes never share a user, so they cannot deadlock on a
- * row and one user's writes stay in order.
- */
-const WRITE_LANES = 2;
-/**
- * No fixed batching window: the first transition is written at once (lowest latency when
- * quiet) and everything arriving while the lanes are busy forms the next batch, so
- * batches grow exactly as fast as the database falls behind. "At once" is after the
- * microtasks of the moment (`afterMicrotasks`), so the transitions of one store reply (up to
- * 500 sockets) make one batch; not a timer nor the next loop turn, because during a connect
- * storm a loop turn takes 50–100 ms and timers fire late.
- */
-const FLUSH_NOW = 0;
-const RETRY_AFTER_DB_ERROR_MS = 500;
 /**
  * While a burst of closes reaches its grace deadlines, sweeps follow each other this closely
  * (each is one Redis script). At 250 ms, the last users of a 10,000-close burst went offline
@@ -64,122 +42,9 @@ const BURST_SWEEP_MS = 100;
 /** Shutdown waits this long at most for store operations: a frozen Redis must not hold it up. */
 const STOP_STORE_WAIT_MS = 1_000;
 
-/**
- * Writes transitions to the database in batches, in order per user, and announces each
- * written row once on the bus. Only the last change per user in a batch is kept: a user who
- * came and went within a few milliseconds needs only their final state written.
- */
-function createTransitionWriter(deps: { users: UsersService; bus: EventBus; log: Logger }) {
-  const queued = new Map<string, OnlineStatusChange>();
-  /** Users in batches being written: reconciliation must treat them as mid-flight too. */
-  const writing = new Set<string>();
-  let lanesBusy = 0;
-  /** A flush is scheduled (true: after the current microtasks; else its retry timer). */
-  let scheduled: ReturnType<typeof setTimeout> | true | undefined;
-  const idleWaiters: (() => void)[] = [];
-
-  function schedule(delayMs: number) {
-    if (scheduled || lanesBusy >= WRITE_LANES || queued.size === 0) return;
-    if (delayMs === FLUSH_NOW) {
-      scheduled = true;
-      afterMicrotasks(flush);
-    } else {
-      scheduled = setTimeout(flush, delayMs);
-    }
-  }
-
-  /** The next batch: queued users not already being written by the other lane. */
-  function takeBatch(): OnlineStatusChange[] {
-    const batch: OnlineStatusChange[] = [];
-    for (const change of queued.values()) {
-      if (writing.has(change.userId)) continue;
-      batch.push(change);
-      if (batch.length === MAX_BATCH) break;
-    }
-    for (const change of batch) {
-      queued.delete(change.userId);
-      writing.add(change.userId);
-    }
-    return batch;
-  }
-
-  function flush() {
-    if (scheduled !== undefined && scheduled !== true) clearTimeout(scheduled);
-    scheduled = undefined;
-    // A flush scheduled before a lane called this one directly: the lanes are both taken
-    // again, and the next to finish flushes.
-    if (lanesBusy >= WRITE_LANES) return;
-    const batch = takeBatch();
-    if (batch.length === 0) return; // everything queued is in flight: its lane flushes again
-    lanesBusy += 1;
-    const startedAt = performance.now();
-    deps.users.setUsersOnlineStatus(batch).then(
-      (rows: UserStatus[]) => {
-        recordPresenceWrite(rows, startedAt);
-        deps.log.debug('presence batch written', {
-          users: batch.length,
-          duration_ms: Math.round((performance.now() - startedAt) * 100) / 100,
-        });
-        // Send the next batch to the database before announcing this one, so the next write
-        // never waits behind fan-out. One bus message per batch (one JSON encoding, one Redis
-        // PUBLISH); each instance batches it into frames for its own sockets (./fanout.ts).
-        finished(batch, FLUSH_NOW);
-        const seqOf = new Map(batch.map((c) => [c.userId, c.seq ?? 0]));
-        const changes = rows.map((user) => ({ user, seq: seqOf.get(user.user_id) ?? 0 }));
-        if (changes.length > 0) deps.bus.publish('presence', { changes });
-      },
-      (err) => {
-        deps.log.warn('presence write failed; retrying', { err, users: batch.length });
-        // Put back what no newer change has replaced, and try again shortly.
-        for (const change of batch) if (!queued.has(change.userId)) queued.set(change.userId, change);
-        finished(batch, RETRY_AFTER_DB_ERROR_MS);
-      },
-    );
-    schedule(FLUSH_NOW); // the other lane, if more is queued
-  }
-
-  function finished(batch: OnlineStatusChange[], nextDelayMs: number) {
-    lanesBusy -= 1;
-    for (const change of batch) writing.delete(change.userId);
-    if (queued.size === 0) {
-      if (lanesBusy === 0) for (const resolve of idleWaiters.splice(0)) resolve();
-    } else if (nextDelayMs === FLUSH_NOW) {
-      flush();
-    } else {
-      schedule(nextDelayMs);
-    }
-  }
-
-  return {
-    /**
-     * Queue a user's transition. Store operations resolve out of order, so a change older
-     * (by the store's sequence) than the one already queued for the user is dropped.
-     */
-    enqueue(userId: string, isOnline: boolean, seq: number) {
-      const current = queued.get(userId);
-      if (current?.seq !== undefined && current.seq > seq) return;
-      queued.set(userId, { userId, isOnline, at: new Date(), seq });
-      schedule(FLUSH_NOW);
-    },
-    /** True while a change for this user is queued or being written. */
-    has: (userId: string) => queued.has(userId) || writing.has(userId),
-    busy: () => queued.size > 0 || lanesBusy > 0,
-    /** Resolves once everything queued so far is written (or the deadline passes). */
-    idle(timeoutMs: number): Promise<void> {
-      if (queued.size === 0 && lanesBusy === 0) return Promise.resolve();
-      return new Promise((resolve) => {
-        const t = setTimeout(resolve, timeoutMs);
-        idleWaiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    },
-  };
-}
-
 export interface PresenceServiceDeps {
-  store: PresenceStore;
+  /** The store and the transition writer (./engine.ts), in process or on their own thread. */
+  engine: PresenceEngine;
   users: UsersService;
   bus: EventBus;
   log: Logger;
@@ -194,9 +59,8 @@ export interface PresenceServiceDeps {
  * could do the same) fixes the database from the store and our sockets from the database.
  */
 export function createPresenceService(deps: PresenceServiceDeps) {
-  const { store, log, graceMs } = deps;
+  const { engine, log, graceMs } = deps;
   const timings = presenceTimings(deps.ttlMs);
-  const writer = createTransitionWriter(deps);
   const announced = createAnnouncedPresence(deps);
   /** What is open on this instance, by connection id: the source of truth for resync. */
   const live = new Map<string, string>();
@@ -221,10 +85,9 @@ export function createPresenceService(deps: PresenceServiceDeps) {
     return p.finally(() => inflight.delete(p));
   };
   const { heal } = createPresenceHealer({
-    store,
+    engine,
     users: deps.users,
     log,
-    writer,
     announced,
     track,
     registered: () => !needsResync,
@@ -274,11 +137,11 @@ export function createPresenceService(deps: PresenceServiceDeps) {
       sweepAgain = true;
       return sweeping;
     }
-    sweeping = track(store.sweep())
-      .then((gone) => {
-        for (const t of gone) writer.enqueue(t.userId, false, t.seq);
-      })
-      .catch((err) => storeFailed('sweep', err))
+    sweeping = track(engine.sweep())
+      .then(
+        () => {},
+        (err) => storeFailed('sweep', err),
+      )
       .finally(() => {
         sweeping = undefined;
         if (sweepAgain) {
@@ -293,10 +156,9 @@ export function createPresenceService(deps: PresenceServiceDeps) {
     needsResync = false;
     const snapshot = [...live].map(([connId, userId]) => ({ connId, userId }));
     try {
-      const turnedOnline = await track(store.resync(snapshot, graceMs));
-      for (const t of turnedOnline) writer.enqueue(t.userId, true, t.seq);
-      if (snapshot.length > 0 || turnedOnline.length > 0)
-        log.info('presence re-registered', { connections: snapshot.length, online: turnedOnline.length });
+      const turnedOnline = await track(engine.resync(snapshot, graceMs));
+      if (snapshot.length > 0 || turnedOnline > 0)
+        log.info('presence re-registered', { connections: snapshot.length, online: turnedOnline });
     } catch (err) {
       storeFailed('resync', err);
       return;
@@ -310,7 +172,7 @@ export function createPresenceService(deps: PresenceServiceDeps) {
   function heartbeat(): Promise<void> {
     heartbeating ??= (async () => {
       try {
-        const known = await track(store.heartbeat());
+        const known = await track(engine.heartbeat());
         if (!known) needsResync = true;
       } catch (err) {
         storeFailed('heartbeat', err);
@@ -326,11 +188,7 @@ export function createPresenceService(deps: PresenceServiceDeps) {
   return {
     connect(connId: string, userId: string): void {
       live.set(connId, userId);
-      void track(store.connect(connId, userId))
-        .then((seq) => {
-          if (seq !== undefined) writer.enqueue(userId, true, seq);
-        })
-        .catch((err) => storeFailed('connect', err));
+      void track(engine.connect(connId, userId)).catch((err) => storeFailed('connect', err));
     },
 
     /** Idempotent: a connection released at shutdown and then closed is released once. */
@@ -338,7 +196,7 @@ export function createPresenceService(deps: PresenceServiceDeps) {
       const userId = live.get(connId);
       if (userId === undefined) return;
       live.delete(connId);
-      void track(store.disconnect(connId, userId, graceMs))
+      void track(engine.disconnect(connId, userId, graceMs))
         .then((deadline) => {
           if (deadline !== undefined) sweepAt(deadline);
         })
@@ -355,10 +213,10 @@ export function createPresenceService(deps: PresenceServiceDeps) {
       await announced.load().catch((err) => log.warn('presence: could not read who is online', { err }));
       unsubscribers.push(
         // The store's connection came back: re-register at once (the heal follows it).
-        store.onReconnect?.(() => {
+        engine.onReconnect(() => {
           needsResync = true;
           void heartbeat();
-        }) ?? (() => {}),
+        }),
         // Our subscriber came back: frames published meanwhile never reached our sockets.
         deps.bus.onReconnect(() => void heal()),
       );
@@ -388,10 +246,10 @@ export function createPresenceService(deps: PresenceServiceDeps) {
       if (probeTimer) clearTimeout(probeTimer);
       await withDeadline(sweep(), STOP_STORE_WAIT_MS);
       await withDeadline(
-        store.removeInstance().catch((err) => log.warn('presence: could not leave the store', { err })),
+        engine.removeInstance().catch((err) => log.warn('presence: could not leave the store', { err })),
         STOP_STORE_WAIT_MS,
       );
-      await writer.idle(5_000);
+      await engine.idle(5_000);
     },
   };
 }
