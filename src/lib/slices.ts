@@ -65,6 +65,9 @@ function endSlice(): void {
  * callback at a time (a socket opening, a reply), and one batch per callback is one batch
  * per socket.
  */
+/** Whether a slice (see inSlices) is running now. */
+export const inSlice = (): boolean => slicesRunning > 0;
+
 export function afterSlice(fn: () => void): void {
   if (slicesRunning > 0) sliceEndWork.push(fn);
   else setImmediate(fn);

@@ -1,5 +1,6 @@
 import type { LogLevel } from '../../config';
 import type { Logger } from '../../lib/logger';
+import { afterSlice, inSlice } from '../../lib/slices';
 import type { PresenceChange } from '../../protocol/bus';
 import type { PresenceEngine } from './engine';
 
@@ -37,11 +38,14 @@ export interface EngineThreadInit {
 }
 
 /** Engine methods that answer (every one but `enqueue`). */
-export type EngineCall = Exclude<keyof PresenceEngine, 'enqueue' | 'onReconnect'> | 'close';
+export type EngineCall =
+  | Exclude<keyof PresenceEngine, 'connect' | 'enqueue' | 'onReconnect' | 'onFailure'>
+  | 'close';
 
 export type ToThread =
   | { kind: 'init'; init: EngineThreadInit }
   | { kind: 'call'; id: number; method: EngineCall; args: unknown[] }
+  | { kind: 'connect'; args: [string, string] }
   | { kind: 'enqueue'; args: [string, boolean, number] };
 
 export type FromThread =
@@ -50,6 +54,7 @@ export type FromThread =
   | { kind: 'fail'; id: number; error: { name: string; message: string; code?: unknown } }
   | { kind: 'written'; changes: PresenceChange[]; durationS: number }
   | { kind: 'reconnect' }
+  | { kind: 'failed'; op: 'connect'; error: { name: string; message: string; code?: unknown } }
   | { kind: 'redis'; status: string }
   | { kind: 'log'; level: LogLevel; msg: string; fields?: Record<string, unknown> };
 
@@ -88,11 +93,30 @@ export function createThreadEngine(opts: {
   const redis = { status: 'wait' };
   const pending = new Map<number, { resolve(value: unknown): void; reject(err: unknown): void }>();
   const reconnectHandlers = new Set<() => void>();
+  const failureHandlers = new Set<(op: 'connect', err: unknown) => void>();
   let nextId = 1;
   let worker: Worker | undefined;
   let ready: Promise<void> | undefined;
   let closing = false;
   let restartDelayMs = RESTART_MIN_MS;
+  /**
+   * Messages for the thread, sent together: at the end of the slice they were made in (a
+   * storm's upgrades resume in slices: one message per slice instead of one per socket, each
+   * a structured clone and a wake-up of the thread), else after the current microtasks.
+   */
+  let outgoing: ToThread[] = [];
+  function post(message: ToThread) {
+    if (outgoing.length === 0) {
+      if (inSlice()) afterSlice(flushOutgoing);
+      else queueMicrotask(flushOutgoing);
+    }
+    outgoing.push(message);
+  }
+  function flushOutgoing() {
+    const batch = outgoing;
+    outgoing = [];
+    worker?.postMessage(batch);
+  }
 
   function handle(message: FromThread, onReady: () => void) {
     switch (message.kind) {
@@ -113,6 +137,9 @@ export function createThreadEngine(opts: {
       case 'reconnect':
         for (const handler of reconnectHandlers) handler();
         return;
+      case 'failed':
+        for (const handler of failureHandlers) handler(message.op, rebuildError(message.error));
+        return;
       case 'redis':
         redis.status = message.status;
         return;
@@ -123,7 +150,7 @@ export function createThreadEngine(opts: {
   }
 
   function spawn(): Promise<void> {
-    const thread = new Worker(new URL('./engine-worker.ts', import.meta.url).href);
+    const thread = new Worker(new URL('./engine-worker.ts', import.meta.url).href, { name: 'hive presence' });
     worker = thread;
     engineThreads.add(thread);
     const { promise, resolve } = Promise.withResolvers<void>();
@@ -140,7 +167,7 @@ export function createThreadEngine(opts: {
       resolve(); // never leave start() waiting on a thread that is gone
       if (worker === thread) died();
     });
-    thread.postMessage({ kind: 'init', init: opts.init } satisfies ToThread);
+    thread.postMessage([{ kind: 'init', init: opts.init }] satisfies ToThread[]);
     return promise;
   }
 
@@ -151,6 +178,7 @@ export function createThreadEngine(opts: {
     const error = new Error('The presence thread stopped.');
     for (const call of pending.values()) call.reject(error);
     pending.clear();
+    outgoing = []; // their calls just failed
     if (closing) return;
     log.error('presence thread stopped; starting a new one', { restart_in_ms: restartDelayMs });
     setTimeout(() => {
@@ -169,7 +197,7 @@ export function createThreadEngine(opts: {
     const id = nextId++;
     const { promise, resolve, reject } = Promise.withResolvers<T>();
     pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-    worker.postMessage({ kind: 'call', id, method, args } satisfies ToThread);
+    post({ kind: 'call', id, method, args });
     return promise;
   }
 
@@ -186,7 +214,14 @@ export function createThreadEngine(opts: {
       await Promise.race([call('close').catch(() => {}), Bun.sleep(CLOSE_WAIT_MS)]);
       thread.terminate();
     },
-    connect: (connId, userId) => call('connect', connId, userId),
+    connect(connId, userId) {
+      // A connect lost with a dying thread is re-registered by the resync that follows.
+      if (worker) post({ kind: 'connect', args: [connId, userId] });
+    },
+    onFailure(handler) {
+      failureHandlers.add(handler);
+      return () => failureHandlers.delete(handler);
+    },
     disconnect: (connId, userId, graceMs) => call('disconnect', connId, userId, graceMs),
     heartbeat: () => call('heartbeat'),
     resync: (live, graceMs) => call('resync', live, graceMs),
@@ -199,7 +234,7 @@ export function createThreadEngine(opts: {
     },
     enqueue(userId, isOnline, seq) {
       // Lost if the thread dies before writing it, as any queued write: the next heal finds it.
-      worker?.postMessage({ kind: 'enqueue', args: [userId, isOnline, seq] } satisfies ToThread);
+      if (worker) post({ kind: 'enqueue', args: [userId, isOnline, seq] });
     },
     pendingAmong: (userIds) => call('pendingAmong', userIds),
     busy: () => call('busy'),

@@ -74,6 +74,9 @@ async function build(init: EngineThreadInit) {
     log,
   });
   engine.onReconnect(() => send({ kind: 'reconnect' }));
+  engine.onFailure((op, err) =>
+    send({ kind: 'failed', op, error: plain(err) as { name: string; message: string } }),
+  );
   // Down at start-up is not fatal: presence registers once Redis is reachable.
   await connectRedis(redis).catch((err) => log.warn('presence: redis unreachable', { err }));
   const close = async () => {
@@ -102,11 +105,16 @@ function answer(message: ToThread & { kind: 'call' }): void {
 
 function handle(message: ToThread): void {
   if (message.kind === 'call') answer(message);
+  else if (message.kind === 'connect') built!.engine.connect(...message.args);
   else if (message.kind === 'enqueue') built!.engine.enqueue(...message.args);
 }
 
-self.onmessage = (e: MessageEvent<ToThread>) => {
-  const message = e.data;
+/** The main thread sends its messages in arrays, in order. */
+self.onmessage = (e: MessageEvent<ToThread[]>) => {
+  for (const message of e.data) receive(message);
+};
+
+function receive(message: ToThread): void {
   if (message.kind === 'init') {
     build(message.init).then(
       (b) => {
@@ -131,4 +139,4 @@ self.onmessage = (e: MessageEvent<ToThread>) => {
   }
   if (early) early.push(message);
   else handle(message);
-};
+}

@@ -10,8 +10,13 @@ import { createTransitionWriter, type TransitionWriterDeps } from './writer';
  * (`./engine-thread.ts`), where that path never waits behind the main loop's sockets.
  */
 export interface PresenceEngine {
-  /** Register a connection; if it turned its user online, the write is queued. */
-  connect(connId: string, userId: string): Promise<void>;
+  /**
+   * Register a connection; if it turned its user online, the write is queued. Nothing comes
+   * back (a storm's 10,000 answers would be work for nobody): a failure goes to `onFailure`.
+   */
+  connect(connId: string, userId: string): void;
+  /** Call `handler` when a `connect` failed (the store was unreachable). */
+  onFailure(handler: (op: 'connect', err: unknown) => void): () => void;
   /** Unregister a connection; the offline deadline, when it was its user's last (see PresenceStore). */
   disconnect(connId: string, userId: string, graceMs: number): Promise<number | undefined>;
   heartbeat(): Promise<boolean>;
@@ -44,10 +49,21 @@ export interface LocalEngineDeps {
 export function createLocalEngine(deps: LocalEngineDeps): PresenceEngine {
   const { store } = deps;
   const writer = createTransitionWriter(deps);
+  const failureHandlers = new Set<(op: 'connect', err: unknown) => void>();
   return {
-    async connect(connId, userId) {
-      const seq = await store.connect(connId, userId);
-      if (seq !== undefined) writer.enqueue(userId, true, seq);
+    connect(connId, userId) {
+      store.connect(connId, userId).then(
+        (seq) => {
+          if (seq !== undefined) writer.enqueue(userId, true, seq);
+        },
+        (err) => {
+          for (const handler of failureHandlers) handler('connect', err);
+        },
+      );
+    },
+    onFailure(handler) {
+      failureHandlers.add(handler);
+      return () => failureHandlers.delete(handler);
     },
     disconnect: (connId, userId, graceMs) => store.disconnect(connId, userId, graceMs),
     heartbeat: () => store.heartbeat(),

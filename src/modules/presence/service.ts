@@ -188,7 +188,7 @@ export function createPresenceService(deps: PresenceServiceDeps) {
   return {
     connect(connId: string, userId: string): void {
       live.set(connId, userId);
-      void track(engine.connect(connId, userId)).catch((err) => storeFailed('connect', err));
+      engine.connect(connId, userId);
     },
 
     /** Idempotent: a connection released at shutdown and then closed is released once. */
@@ -213,6 +213,7 @@ export function createPresenceService(deps: PresenceServiceDeps) {
       await announced.load().catch((err) => log.warn('presence: could not read who is online', { err }));
       unsubscribers.push(
         // The store's connection came back: re-register at once (the heal follows it).
+        engine.onFailure((op, err) => storeFailed(op, err)),
         engine.onReconnect(() => {
           needsResync = true;
           void heartbeat();
