@@ -15,6 +15,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       seedDemo: true,
       maxBodyBytes: 1024 * 1024,
+      presenceThread: true,
     });
     expect(c.presenceGraceMs).toBeLessThanOrEqual(5000);
     expect(c.presenceTtlMs).toBeLessThanOrEqual(30_000);
@@ -31,6 +32,7 @@ describe('loadConfig', () => {
       ACCESS_TOKEN_TTL_S: '60',
       PRESENCE_GRACE_MS: '0',
       PRESENCE_TTL_MS: '10000',
+      PRESENCE_THREAD: 'off',
       LOG_LEVEL: 'debug',
     });
     expect(c).toMatchObject({
@@ -43,6 +45,7 @@ describe('loadConfig', () => {
       accessTokenTtlS: 60,
       presenceGraceMs: 0,
       presenceTtlMs: 10_000,
+      presenceThread: false,
       logLevel: 'debug',
     });
   });
@@ -61,6 +64,7 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', { LOG_LEVEL: 'verbose' }],
     ['JWT_SECRET', { JWT_SECRET: 'short' }],
     ['HIVE_SEED_DEMO', { HIVE_SEED_DEMO: 'maybe' }],
+    ['PRESENCE_THREAD', { PRESENCE_THREAD: 'sometimes' }],
     ['CORS_ORIGINS', { CORS_ORIGINS: 'app.example.com' }],
     ['CORS_ORIGINS', { CORS_ORIGINS: 'https://app.example.com/path' }],
     ['CORS_ORIGINS', { CORS_ORIGINS: 'ftp://files.example.com' }],
