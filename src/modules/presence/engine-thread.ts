@@ -211,7 +211,14 @@ export function createThreadEngine(opts: {
       closing = true;
       const thread = worker;
       if (!thread) return;
-      await Promise.race([call('close').catch(() => {}), Bun.sleep(CLOSE_WAIT_MS)]);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        call('close').catch(() => {}),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, CLOSE_WAIT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
       thread.terminate();
     },
     connect(connId, userId) {
