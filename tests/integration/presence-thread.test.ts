@@ -1,8 +1,10 @@
 import { describe, expect, test } from 'bun:test';
-import { engineThreads } from '../../src/modules/presence/engine-thread';
+import { silentLogger } from '../../src/lib/logger';
+import { createThreadEngine, engineThreads } from '../../src/modules/presence/engine-thread';
 import { apiClient } from '../helpers/api';
-import { REAL_STACK } from '../helpers/env';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { createTestDatabase } from '../helpers/db';
+import { REAL_STACK, TEST_REDIS_URL } from '../helpers/env';
+import { startTestServer, type TestServer, uniquePrefix } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 import { expectHolds, type Frame, openSocket } from '../helpers/ws';
 
@@ -65,5 +67,47 @@ describe.skipIf(!REAL_STACK)('the presence engine, on its thread and in process'
     await waitFor(async () => !(await isOnline(server, ada.id)), { what: 'Ada offline after her close' });
     expect(await isOnline(server, ben.id)).toBe(true);
     await benSocket.close();
+  });
+
+  test("a close's grace runs from the close, not from when the thread heard of it", async () => {
+    const db = await createTestDatabase();
+    const grace = 1_000;
+    const engine = createThreadEngine({
+      init: {
+        redisUrl: TEST_REDIS_URL!,
+        databaseUrl: db.url!,
+        redisConnectionName: 'hive-test:grace',
+        applicationName: 'hive test grace',
+        logLevel: 'error',
+        store: {
+          prefix: uniquePrefix(),
+          instanceId: 'grace-test',
+          instanceExpiryMs: 10_000,
+          graceMs: grace,
+          silence: { afterMs: 0, settleMs: 0 },
+        },
+      },
+      log: silentLogger,
+      written: () => {},
+    });
+    try {
+      await engine.start();
+      const userId = crypto.randomUUID();
+      engine.connect('conn-1', userId);
+      await engine.heartbeat(); // after the connect, in order: it is registered
+      const closedAt = Date.now();
+      const deadline = engine.disconnect('conn-1', userId, grace);
+      // The main thread is busy for 600 ms right after the close: the thread hears of it late.
+      const busyUntil = performance.now() + 600;
+      while (performance.now() < busyUntil) {}
+      const offlineAt = await deadline;
+      expect(offlineAt).toBeDefined();
+      // Without the close time carried over this is ~1,600 ms after the close.
+      expect(offlineAt! - closedAt).toBeGreaterThanOrEqual(grace - 50);
+      expect(offlineAt! - closedAt).toBeLessThan(grace + 250);
+    } finally {
+      await engine.close();
+      await db.drop();
+    }
   });
 });

@@ -100,19 +100,31 @@ export function createThreadEngine(opts: {
   let closing = false;
   let restartDelayMs = RESTART_MIN_MS;
   /**
-   * Messages for the thread, sent together: at the end of the slice they were made in (a
-   * storm's upgrades resume in slices: one message per slice instead of one per socket, each
-   * a structured clone and a wake-up of the thread), else after the current microtasks.
+   * Messages for the thread, sent together and in order, each send a structured clone and a
+   * wake-up of the thread: at the end of the slice they were made in (a storm's upgrades
+   * resume in slices: one message per slice, not one per socket); else, for an `urgent` one
+   * (a connect: a row waits for it), after the current microtasks; else at the next loop turn
+   * (a burst of closes comes one I/O callback each: one message per turn, not per close).
    */
   let outgoing: ToThread[] = [];
-  function post(message: ToThread) {
-    if (outgoing.length === 0) {
+  let flushSoon = false;
+  let flushNextTurn = false;
+  function post(message: ToThread, urgent = true) {
+    outgoing.push(message);
+    if (flushSoon) return;
+    if (inSlice() || urgent) {
+      flushSoon = true;
       if (inSlice()) afterSlice(flushOutgoing);
       else queueMicrotask(flushOutgoing);
+    } else if (!flushNextTurn) {
+      flushNextTurn = true;
+      setImmediate(flushOutgoing);
     }
-    outgoing.push(message);
   }
   function flushOutgoing() {
+    flushSoon = false;
+    flushNextTurn = false;
+    if (outgoing.length === 0) return;
     const batch = outgoing;
     outgoing = [];
     worker?.postMessage(batch);
@@ -192,12 +204,12 @@ export function createThreadEngine(opts: {
     restartDelayMs = Math.min(RESTART_MAX_MS, restartDelayMs * 2);
   }
 
-  function call<T>(method: EngineCall, ...args: unknown[]): Promise<T> {
+  function call<T>(method: EngineCall, args: unknown[], urgent = true): Promise<T> {
     if (!worker) return Promise.reject(new Error('The presence thread is not running.'));
     const id = nextId++;
     const { promise, resolve, reject } = Promise.withResolvers<T>();
     pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-    post({ kind: 'call', id, method, args });
+    post({ kind: 'call', id, method, args }, urgent);
     return promise;
   }
 
@@ -213,7 +225,7 @@ export function createThreadEngine(opts: {
       if (!thread) return;
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
-        call('close').catch(() => {}),
+        call('close', []).catch(() => {}),
         new Promise((resolve) => {
           timer = setTimeout(resolve, CLOSE_WAIT_MS);
         }),
@@ -229,12 +241,14 @@ export function createThreadEngine(opts: {
       failureHandlers.add(handler);
       return () => failureHandlers.delete(handler);
     },
-    disconnect: (connId, userId, graceMs) => call('disconnect', connId, userId, graceMs),
-    heartbeat: () => call('heartbeat'),
-    resync: (live, graceMs) => call('resync', live, graceMs),
-    sweep: () => call('sweep'),
-    onlineUsers: () => call('onlineUsers'),
-    removeInstance: () => call('removeInstance'),
+    // Not urgent (the grace runs meanwhile), so a burst of closes travels together; the close
+    // time goes along, and the thread takes the time it took off the grace.
+    disconnect: (connId, userId, graceMs) => call('disconnect', [connId, userId, graceMs, Date.now()], false),
+    heartbeat: () => call('heartbeat', []),
+    resync: (live, graceMs) => call('resync', [live, graceMs]),
+    sweep: () => call('sweep', []),
+    onlineUsers: () => call('onlineUsers', []),
+    removeInstance: () => call('removeInstance', []),
     onReconnect(handler) {
       reconnectHandlers.add(handler);
       return () => reconnectHandlers.delete(handler);
@@ -243,9 +257,9 @@ export function createThreadEngine(opts: {
       // Lost if the thread dies before writing it, as any queued write: the next heal finds it.
       if (worker) post({ kind: 'enqueue', args: [userId, isOnline, seq] });
     },
-    pendingAmong: (userIds) => call('pendingAmong', userIds),
-    busy: () => call('busy'),
+    pendingAmong: (userIds) => call('pendingAmong', [userIds]),
+    busy: () => call('busy', []),
     // Never fails: a heal waiting for the writer goes on if the thread is gone.
-    idle: (timeoutMs) => call<void>('idle', timeoutMs).catch(() => {}),
+    idle: (timeoutMs) => call<void>('idle', [timeoutMs]).catch(() => {}),
   };
 }

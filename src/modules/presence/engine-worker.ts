@@ -93,10 +93,13 @@ let early: ToThread[] | undefined = [];
 function answer(message: ToThread & { kind: 'call' }): void {
   const { engine, close } = built!;
   const method = message.method as EngineCall;
-  const run =
-    method === 'close'
-      ? close()
-      : (engine[method] as (...args: unknown[]) => Promise<unknown>)(...message.args);
+  let run: Promise<unknown>;
+  if (method === 'close') run = close();
+  else if (method === 'disconnect') {
+    // The grace runs from the close on the main thread (its wall-clock time came along).
+    const [connId, userId, graceMs, closedAt] = message.args as [string, string, number, number];
+    run = engine.disconnect(connId, userId, Math.max(0, graceMs - Math.max(0, Date.now() - closedAt)));
+  } else run = (engine[method] as (...args: unknown[]) => Promise<unknown>)(...message.args);
   run.then(
     (value) => send({ kind: 'reply', id: message.id, value }),
     (err) => send({ kind: 'fail', id: message.id, error: plain(err) as { name: string; message: string } }),
