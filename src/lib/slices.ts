@@ -32,8 +32,14 @@ export function inSlices<T>(items: readonly T[], fn: (item: T) => void, budgetMs
   void step();
 }
 
-/** Long enough to wake hundreds of callers per turn, short next to the 50–100 ms a reply may wait. */
-export const SLICE_BUDGET_MS = 8;
+/**
+ * Long enough to wake a hundred callers per turn, short next to the 30–50 ms a storm's loop
+ * turn lasts. 4 rather than 8 ms since presence writes left the main loop (nothing there
+ * waits on these turns for its latency any more): six interleaved pairs of storms
+ * (bench/RESULTS.md, round five) gave `/health` p99 54–128 ms against 104–154 ms, with the
+ * same connect rate and commit latency.
+ */
+export const SLICE_BUDGET_MS = 4;
 
 let slicesRunning = 0;
 let sliceEndWork: (() => void)[] = [];
