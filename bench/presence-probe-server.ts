@@ -30,7 +30,7 @@ const sql = config.dbUrl ? postgres(config.dbUrl, { max: 2, onnotice: () => {} }
 const wall = () => performance.timeOrigin + performance.now();
 const deadline = Date.now() + 180_000;
 
-const probes: { id: string; openedAt?: number; committedAt?: number; ws: WebSocket }[] = [];
+const probes: { id: string; openedAt?: number; committedAt?: number; failed?: boolean; ws: WebSocket }[] = [];
 const health: number[] = [];
 let stormStarted = false;
 let caughtUpAt: number | undefined;
@@ -54,8 +54,10 @@ async function pollDatabase(): Promise<void> {
       const ids = new Set(seen.map((r) => r.id));
       for (const p of waiting) if (ids.has(p.id)) p.committedAt = now;
     }
-    if (caughtUpAt === undefined && online >= config.expectedOnline + probes.length) caughtUpAt = wall();
-    if (caughtUpAt !== undefined && probes.every((p) => p.committedAt !== undefined)) return;
+    // A probe whose socket failed to open is never online: counting it would wait forever.
+    const live = probes.filter((p) => !p.failed);
+    if (caughtUpAt === undefined && online >= config.expectedOnline + live.length) caughtUpAt = wall();
+    if (caughtUpAt !== undefined && live.every((p) => p.committedAt !== undefined)) return;
     await Bun.sleep(2);
   }
 }
@@ -69,6 +71,9 @@ async function openProbes(): Promise<void> {
     const p: (typeof probes)[number] = { id: probe.id, ws };
     ws.onopen = () => {
       p.openedAt = wall();
+    };
+    ws.onerror = () => {
+      if (p.openedAt === undefined) p.failed = true;
     };
     probes.push(p);
     await Bun.sleep(config.probeEveryMs);
@@ -94,7 +99,7 @@ writeFileSync(
   config.out,
   JSON.stringify({
     caughtUpAt,
-    probes: probes.map((p) => ({ openedAt: p.openedAt, committedAt: p.committedAt })),
+    probes: probes.map((p) => ({ openedAt: p.openedAt, committedAt: p.committedAt, failed: p.failed })),
     health,
   }),
 );

@@ -200,7 +200,7 @@ async function hiveStorm(
   const cpu = meter.stop();
   const out = JSON.parse(readFileSync(outPath, 'utf8')) as {
     caughtUpAt?: number;
-    probes: { openedAt?: number; committedAt?: number }[];
+    probes: { openedAt?: number; committedAt?: number; failed?: boolean }[];
     health: number[];
   };
   if (out.caughtUpAt === undefined) throw new Error('the database never caught up with the storm');
@@ -224,6 +224,8 @@ async function hiveStorm(
   const figures = {
     ...opened,
     failed: run.failed(),
+    /** Probe sockets that never opened (reported, and left out of "caught up"). */
+    failedProbes: out.probes.filter((p) => p.failed).length,
     caughtUpAfterLastOpenS: (out.caughtUpAt - opened.lastOpen) / 1000,
     probeLatency,
     health: summarise(out.health),
@@ -354,13 +356,13 @@ function stormTable(
         `≤ grace + 1 s = ${(GRACE_MS + 1000) / 1000} s`,
       ],
       [
-        'failed connections / closed by the server / no presence_subscribed answer',
+        'failed connections (storm, probes) / closed by the server / no presence_subscribed answer',
         '0 / 0 / —',
-        `${one.failed} / ${one.closedByServer} / ${one.unansweredAtEnd}`,
+        `${one.failed}, ${one.failedProbes} / ${one.closedByServer} / ${one.unansweredAtEnd}`,
         `${bareOne.failed} / — / —`,
-        `${two.failed} / ${two.closedByServer} / ${two.unansweredAtEnd}`,
+        `${two.failed}, ${two.failedProbes} / ${two.closedByServer} / ${two.unansweredAtEnd}`,
         `${bareTwo.failed} / — / —`,
-        '0 / 0 / 0',
+        '0, 0 / 0 / 0',
       ],
       [
         'GET /health on the bare servers during their storm, p50 / p99 / max (ms)',

@@ -132,6 +132,8 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
   let sendsThisTick = 0;
   /** Local connections per user: the mode reacts to a local storm before the count query does. */
   const localUsers = new Map<string, number>();
+  /** Users whose newest change here says online: the mode follows a storm elsewhere before the count does (RESULTS, round five). */
+  let announcedOnline = 0;
   let online = 0;
   let mode: PresenceMode = 'all';
   const count = {
@@ -146,7 +148,7 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
   const countFrame = () => ({ type: 'presence_count' as const, data: { online, mode } });
 
   function updateMode(): void {
-    const n = Math.max(online, localUsers.size);
+    const n = Math.max(online, localUsers.size, announcedOnline);
     const next = n > threshold ? 'subscribed' : n < threshold * HYSTERESIS ? 'all' : mode;
     if (next === mode) return;
     mode = next;
@@ -237,6 +239,7 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
         const seen = latest.get(user.user_id);
         if (seen && seq !== undefined && seen.seq > seq) continue;
         const entry = { seq: seq ?? seen?.seq ?? 0, user, json: JSON.stringify(user) };
+        announcedOnline += Number(user.is_online) - Number(seen?.user.is_online ?? false);
         latest.set(user.user_id, entry);
         pending.set(user.user_id, entry);
         accepted = true;
