@@ -11,8 +11,9 @@ import type { PresenceEngine } from './engine';
  *
  * Why: during a connect storm the main loop's turns take 50–100 ms (hundreds of upgrades
  * per I/O phase), and an open paid two of them, the Redis reply and the database reply,
- * before its row was committed: 230–410 ms at p99 (bench/presence.ts). On its own loop the
- * same path waits for nobody: 44–113 ms p99, 6–9 ms median, in the same benchmark.
+ * before its row was committed: 170–410 ms at p99 (bench/presence.ts). On its own loop the
+ * same path waits for nobody: median 5–8 ms, p99 14–90 ms and at most 50 ms in 10 runs of 12
+ * on one instance, in the same benchmark (bench/RESULTS.md, round five).
  *
  * Calls keep their order (one message queue, one Redis connection in the thread). If the
  * thread dies, calls in flight fail like a store outage (the service re-registers its live
