@@ -44,6 +44,9 @@ export const SLICE_BUDGET_MS = 4;
 let slicesRunning = 0;
 let sliceEndWork: (() => void)[] = [];
 
+/** Whether a slice (see inSlices) is running now. */
+export const inSlice = (): boolean => slicesRunning > 0;
+
 function endSlice(): void {
   slicesRunning -= 1;
   if (slicesRunning > 0) return;
@@ -71,9 +74,6 @@ function endSlice(): void {
  * callback at a time (a socket opening, a reply), and one batch per callback is one batch
  * per socket.
  */
-/** Whether a slice (see inSlices) is running now. */
-export const inSlice = (): boolean => slicesRunning > 0;
-
 export function afterSlice(fn: () => void): void {
   if (slicesRunning > 0) sliceEndWork.push(fn);
   else setImmediate(fn);

@@ -113,10 +113,12 @@ export function createThreadEngine(opts: {
   function post(message: ToThread, urgent = true) {
     outgoing.push(message);
     if (flushSoon) return;
-    if (inSlice() || urgent) {
+    if (inSlice()) {
       flushSoon = true;
-      if (inSlice()) afterSlice(flushOutgoing);
-      else queueMicrotask(flushOutgoing);
+      afterSlice(flushOutgoing);
+    } else if (urgent) {
+      flushSoon = true;
+      queueMicrotask(flushOutgoing);
     } else if (!flushNextTurn) {
       flushNextTurn = true;
       setImmediate(flushOutgoing);

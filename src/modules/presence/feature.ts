@@ -63,7 +63,8 @@ function createEngine(rt: Runtime, written: LocalEngineDeps['written']) {
   // Presence has a Redis connection of its own: its scripts never queue behind (or time out
   // like) request-path commands, and it detects a frozen Redis by itself (src/lib/redis.ts).
   const redisConnectionName = `hive:${rt.instanceId}:presence`;
-  if (config.redisUrl && config.databaseUrl && !rt.embedded && config.presenceThread) {
+  // DATABASE_URL set means real PostgreSQL: the embedded database takes one connection.
+  if (config.redisUrl && config.databaseUrl && config.presenceThread) {
     const engine = createThreadEngine({
       init: {
         redisUrl: config.redisUrl,
