@@ -1,7 +1,7 @@
 /**
  * Run `fn` for each item, for at most about `budgetMs` per event-loop turn, with the loop
  * turning in between (setImmediate), so database and Redis replies, timers and other
- * requests are heard between slices.
+ * requests are heard between slices. The first slice runs now.
  *
  * For answers shared by a crowd. A batched read that thousands of callers wait for (account
  * checks at a connect storm's upgrades, subscription snapshots) used to wake them all at
@@ -12,13 +12,28 @@
  * so the budget counts them (roughly: a continuation's last steps may run just after).
  */
 export function inSlices<T>(items: readonly T[], fn: (item: T) => void, budgetMs = SLICE_BUDGET_MS): void {
+  const queue = slicedQueue(fn, budgetMs);
+  for (const item of items) queue.push(item, false);
+  queue.runNow();
+}
+
+/**
+ * A first-in, first-out queue worked off by `fn` in slices (as inSlices), starting at the next
+ * loop turn: work that arrives one I/O callback at a time (a client's message, a socket
+ * closing) is taken in, and done after the loop has heard everything else that was ready.
+ */
+export function slicedQueue<T>(fn: (item: T) => void, budgetMs = SLICE_BUDGET_MS) {
+  let items: (T | undefined)[] = [];
   let next = 0;
+  let scheduled = false;
   const step = async () => {
     const until = performance.now() + budgetMs;
     slicesRunning += 1;
     try {
       while (next < items.length) {
-        fn(items[next++]!);
+        const item = items[next] as T;
+        items[next++] = undefined; // let go of it now: a storm's queue may never empty
+        fn(item);
         await null;
         if (performance.now() >= until) break;
       }
@@ -27,9 +42,34 @@ export function inSlices<T>(items: readonly T[], fn: (item: T) => void, budgetMs
       // (and ask for work at the slice's end) before that work is handed out.
       afterMicrotasks(endSlice);
     }
-    if (next < items.length) setImmediate(() => void step());
+    if (next < items.length) {
+      if (next >= 4_096 && next * 2 >= items.length) {
+        items = items.slice(next);
+        next = 0;
+      }
+      setImmediate(() => void step());
+    } else {
+      items = [];
+      next = 0;
+      scheduled = false;
+    }
   };
-  void step();
+  return {
+    /** Queue `item`; unless `schedule` is false, its slice is asked for if none is coming. */
+    push(item: T, schedule = true): void {
+      items.push(item);
+      if (schedule && !scheduled) {
+        scheduled = true;
+        setImmediate(() => void step());
+      }
+    },
+    /** Start the slices now (the first one runs before this returns, up to its first await). */
+    runNow(): void {
+      if (scheduled) return;
+      scheduled = true;
+      void step();
+    },
+  };
 }
 
 /**

@@ -54,4 +54,22 @@ describe('presence subscription registry', () => {
       expect(registry.usersOf(s.connId)).toEqual(model.get(s.connId));
     }
   });
+
+  test('a closed socket is skipped while it waits to be forgotten, and gone a loop turn later', async () => {
+    const registry = createSubscriptionRegistry();
+    const open = socket('open');
+    const closing = { ...socket('closing'), closed: false };
+    registry.replace(open, ['u1', 'u2']);
+    registry.replace(closing, ['u1']);
+    closing.closed = true;
+    registry.forgetSoon('closing');
+    expect(registry.usersOf('closing')).toEqual(['u1']); // not yet: the close handler stays cheap
+    const followers: string[] = [];
+    registry.forEachFollower('u1', (f) => followers.push(f.connId));
+    expect(followers).toEqual(['open']);
+    expect(registry.all().map((f) => f.socket.connId)).toEqual(['open']);
+    await new Promise((r) => setImmediate(r));
+    expect(registry.usersOf('closing')).toBeUndefined();
+    expect(registry.usersOf('open')).toEqual(['u1', 'u2']);
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { afterMicrotasks, afterSlice, inSlices } from '../../src/lib/slices';
+import { afterMicrotasks, afterSlice, inSlices, slicedQueue } from '../../src/lib/slices';
 
 describe('inSlices', () => {
   test('calls fn for every item, in order', async () => {
@@ -72,6 +72,45 @@ describe('inSlices', () => {
     queueMicrotask(() => order.push('microtask'));
     await new Promise((r) => setTimeout(r, 5));
     expect(order).toEqual(['microtask', 'afterSlice']);
+  });
+});
+
+describe('slicedQueue', () => {
+  test('work pushed from separate callbacks is done in order, after them, not in them', async () => {
+    const done: number[] = [];
+    const queue = slicedQueue<number>((i) => done.push(i));
+    const doneWhenPushed: number[] = [];
+    await new Promise<void>((resolve) => {
+      let n = 0;
+      const push = () => {
+        queue.push(n++);
+        doneWhenPushed.push(done.length);
+        if (n < 5) setTimeout(push, 0);
+        else resolve();
+      };
+      push();
+    });
+    while (done.length < 5) await new Promise((r) => setImmediate(r));
+    expect(done).toEqual([0, 1, 2, 3, 4]);
+    expect(doneWhenPushed[0]).toBe(0); // the first item waited for the next turn
+  });
+
+  test('a long queue takes several turns, and a timer runs between them', async () => {
+    const done: number[] = [];
+    const queue = slicedQueue<number>((i) => {
+      const end = performance.now() + 1;
+      while (performance.now() < end) {}
+      done.push(i);
+    }, 4);
+    for (let i = 0; i < 60; i++) queue.push(i);
+    let doneAtTimer = -1;
+    setTimeout(() => {
+      doneAtTimer = done.length;
+    }, 1);
+    while (done.length < 60) await new Promise((r) => setImmediate(r));
+    expect(done).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    expect(doneAtTimer).toBeGreaterThan(0);
+    expect(doneAtTimer).toBeLessThan(60);
   });
 });
 

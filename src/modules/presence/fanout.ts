@@ -274,7 +274,7 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
     },
 
     closed(socket: HubSocket): void {
-      subscriptions.forget(socket.connId);
+      subscriptions.forgetSoon(socket.connId);
       const n = (localUsers.get(socket.userId) ?? 1) - 1;
       if (n > 0) localUsers.set(socket.userId, n);
       else localUsers.delete(socket.userId);
