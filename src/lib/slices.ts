@@ -19,8 +19,8 @@ export function inSlices<T>(items: readonly T[], fn: (item: T) => void, budgetMs
 
 /**
  * A first-in, first-out queue worked off by `fn` in slices (as inSlices), starting at the next
- * loop turn: work that arrives one I/O callback at a time (a client's message, a socket
- * closing) is taken in, and done after the loop has heard everything else that was ready.
+ * loop turn: work that arrives one I/O callback at a time (a socket closing) is taken in, and
+ * done after the loop has heard everything else that was ready.
  */
 export function slicedQueue<T>(fn: (item: T) => void, budgetMs = SLICE_BUDGET_MS) {
   let items: (T | undefined)[] = [];
