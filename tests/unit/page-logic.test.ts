@@ -154,6 +154,16 @@ describe('the online roster', () => {
     expect(roster.sorted()).toEqual([]);
     expect(roster.loaded).toBe(false);
   });
+
+  test('a list asked for before the one shown answers late: it is older news and is dropped', () => {
+    const roster = new OnlineRoster();
+    const first = roster.mark(); // asked for as the socket opened
+    roster.apply(status('me', 'Me', true)); // our own arrival; the page asks again for the role
+    roster.replace([user('me', 'Me', 'admin')], 1, roster.mark());
+    roster.replace([], 0, first); // the first answer, late, from before we were online
+    expect(roster.sorted().map((p) => [p.id, p.role])).toEqual([['me', 'admin']]);
+    expect(roster.extra).toBe(0);
+  });
 });
 
 describe('the session', () => {

@@ -23,6 +23,8 @@ export class OnlineRoster {
   /** Frames counted so far, and the latest frame per user with its number. */
   private seq = 0;
   private lastFrame = new Map<string, { seq: number; person: OnlinePerson | undefined }>();
+  /** The mark of the list answer shown now: one asked for before it is older news. */
+  private listMark = -1;
 
   get loaded(): boolean {
     return this.listLoaded;
@@ -37,6 +39,7 @@ export class OnlineRoster {
     this.lastFrame.clear();
     this.more = 0;
     this.listLoaded = false;
+    this.listMark = -1;
   }
 
   /** Everyone online, by name. */
@@ -86,8 +89,15 @@ export class OnlineRoster {
     return this.seq;
   }
 
-  /** The list's answer, asked for at `mark`; frames seen since then are applied over it. */
+  /**
+   * The list's answer, asked for at `mark`; frames seen since then are applied over it. Two
+   * lists in flight may answer out of order (the one asked for when the socket opened, after
+   * the re-read a newcomer's frame asked for): the older one is dropped, or it would undo
+   * the newer, e.g. take away the role of someone who arrived in between.
+   */
   replace(users: UserPublic[], total: number, mark: number): void {
+    if (mark < this.listMark) return;
+    this.listMark = mark;
     const next = new Map<string, OnlinePerson>(users.filter((u) => u.is_online).map((u) => [u.id, u]));
     for (const [id, frame] of this.lastFrame) {
       if (frame.seq <= mark) continue;

@@ -82,9 +82,13 @@ export class TeamPanel {
     this.render();
   }
 
-  /** `presence_subscribed`: the current state of the people followed (not news: no activity). */
+  /**
+   * `presence_subscribed`: the current state of the people followed (not news: no activity).
+   * It can be the first to say we are online (it reads the database, which may be ahead of
+   * our own frame): someone new to the list gets their role from a re-read, as from a frame.
+   */
   presenceSnapshot(statuses: UserStatus[]): void {
-    for (const status of statuses) this.roster.apply(status);
+    for (const status of statuses) if (this.roster.apply(status) === 'joined') this.scheduleRefresh();
     this.render();
   }
 
