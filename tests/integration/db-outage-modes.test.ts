@@ -160,7 +160,23 @@ async function outage(load: Load, mode: OutageMode, presence?: () => Promise<voi
     () =>
       ctx!.writers.every((_, i) => load.since(restoredAt).some((o) => o.writer === i && o.status === 201)),
     { timeoutMs: RECOVERY_MS, intervalMs: 10, what: `every writer to succeed again after ${mode}` },
-  );
+  ).catch((err) => {
+    const lagging = ctx!.writers.flatMap((_, i) => {
+      const mine = load.outcomes.filter((o) => o.writer === i);
+      if (mine.some((o) => o.startedAt >= restoredAt && o.status === 201)) return [];
+      const at = (o: Outcome) =>
+        `${o.status}${o.code ? ` ${o.code}` : ''} started ${Math.round(o.startedAt - restoredAt)} ms after the restore, ${Math.round(o.ms)} ms`;
+      return [`writer ${i}, its last answers: ${mine.slice(-6).map(at).join('; ') || 'none'}`];
+    });
+    const serverSaid = ctx!.proc
+      .output()
+      .split('\n')
+      .filter((l) => /"level":"(warn|error)"/.test(l))
+      .slice(-15);
+    throw new Error(
+      `${(err as Error).message}\n${lagging.join('\n')}\nserver warnings:\n${serverSaid.join('\n')}`,
+    );
+  });
   const recoveryMs = performance.now() - restoredAt;
   const during = load.outcomes.filter((o) => o.startedAt >= cutAt + 50 && o.startedAt + o.ms < restoredAt);
   return { restoredAt, during, readyMs, recoveryMs };
@@ -193,6 +209,7 @@ describe.skipIf(!ctx)('PostgreSQL outages, every kind, repeated under writers', 
       });
       let arriving: Awaited<ReturnType<typeof openSocket>> | undefined;
       const load = startLoad();
+      let finished = false;
       try {
         await waitFor(() => load.outcomes.filter((o) => o.status === 201).length >= WRITERS, {
           what: 'the writers to get going',
@@ -218,8 +235,11 @@ describe.skipIf(!ctx)('PostgreSQL outages, every kind, repeated under writers', 
             `full service ${Math.round(first.recoveryMs)}/${Math.round(second.recoveryMs)} ms after restore, ` +
             `presence in the database ${Math.round(presenceLag)} ms after restore`,
         );
+        finished = true;
       } finally {
         await load.stop();
+        // A failure here must not leave these users online: the next modes would fail waiting for them.
+        if (!finished) await Promise.all([staying.close(), leaving.close(), arriving?.close()]);
       }
       expectAnsweredInTime(load.outcomes);
       expectAnsweredInTime(load.ready.map((o) => ({ ...o, status: o.status === 200 ? 201 : o.status })));
