@@ -37,6 +37,8 @@ interface Outcome {
   code?: string;
   retryAfter?: string | null;
   id?: string;
+  /** The request's `X-Request-Id`, as in the server's request log. */
+  rid: string;
 }
 
 async function setUp() {
@@ -64,14 +66,18 @@ async function setUp() {
 // bun evaluates a skipped describe's body too: there is no PostgreSQL to proxy in the embedded run.
 const ctx = REAL_DB ? await setUp() : undefined;
 
+/** Request ids, sent as `X-Request-Id`: a failure names them, the server's request log has them. */
+let reqSeq = 0;
 /** One request with its latency; a hung request shows up as status 0 after 5 s. */
 async function timed(writer: number, method: string, path: string, token?: string, body?: unknown) {
   const startedAt = performance.now();
-  const outcome: Outcome = { writer, status: 0, ms: 0, startedAt };
+  const rid = `w${writer}-${++reqSeq}`;
+  const outcome: Outcome = { writer, status: 0, ms: 0, startedAt, rid };
   try {
     const res = await fetch(`${ctx!.proc.url}${path}`, {
       method,
       headers: {
+        'x-request-id': rid,
         ...(token ? { authorization: `Bearer ${token}` } : {}),
         ...(body ? { 'content-type': 'application/json' } : {}),
       },
@@ -165,7 +171,7 @@ async function outage(load: Load, mode: OutageMode, presence?: () => Promise<voi
       const mine = load.outcomes.filter((o) => o.writer === i);
       if (mine.some((o) => o.startedAt >= restoredAt && o.status === 201)) return [];
       const at = (o: Outcome) =>
-        `${o.status}${o.code ? ` ${o.code}` : ''} started ${Math.round(o.startedAt - restoredAt)} ms after the restore, ${Math.round(o.ms)} ms`;
+        `${o.status}${o.code ? ` ${o.code}` : ''} [${o.rid}] started ${Math.round(o.startedAt - restoredAt)} ms after the restore, ${Math.round(o.ms)} ms`;
       return [`writer ${i}, its last answers: ${mine.slice(-6).map(at).join('; ') || 'none'}`];
     });
     const serverSaid = ctx!.proc
