@@ -5,6 +5,7 @@ import { createLogger, silentLogger } from '../../src/lib/logger';
 import { type RunningServer, startServer } from '../../src/server';
 import { createTestDatabase, type TestDatabase } from './db';
 import { TEST_REDIS_URL } from './env';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy';
 
 export interface TestServer extends RunningServer {
   sql: Sql;
@@ -64,4 +65,23 @@ export async function startTestServer(
     sql: server.runtime.sql,
     wsUrl: server.url.replace(/^http/, 'ws'),
   };
+}
+
+/**
+ * Two instances on one database and one Redis namespace (real stack only): A reaches Redis
+ * directly, B through a TCP proxy the test controls, to cut B off from the cluster.
+ */
+export async function startPairWithProxiedRedis(): Promise<{
+  proxy: TcpProxy;
+  a: TestServer;
+  b: TestServer;
+}> {
+  const redisUrl = new URL(TEST_REDIS_URL!);
+  const proxy = startTcpProxy({ host: redisUrl.hostname, port: Number(redisUrl.port || 6379) });
+  const db = await createTestDatabase();
+  afterAll(() => db.drop());
+  const redisPrefix = uniquePrefix();
+  const a = await startTestServer({ db, redisPrefix });
+  const b = await startTestServer({ db, env: { REDIS_URL: proxy.url(TEST_REDIS_URL!) }, redisPrefix });
+  return { proxy, a, b };
 }

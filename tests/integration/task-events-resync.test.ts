@@ -1,9 +1,7 @@
-import { afterAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { apiClient } from '../helpers/api';
-import { createTestDatabase } from '../helpers/db';
-import { REAL_STACK, TEST_REDIS_URL } from '../helpers/env';
-import { startTestServer, uniquePrefix } from '../helpers/server';
-import { startTcpProxy } from '../helpers/tcp-proxy';
+import { REAL_STACK } from '../helpers/env';
+import { startPairWithProxiedRedis } from '../helpers/server';
 import { openSocket } from '../helpers/ws';
 
 /**
@@ -15,13 +13,7 @@ import { openSocket } from '../helpers/ws';
  */
 describe.skipIf(!REAL_STACK)('task events while an instance cannot hear the cluster', async () => {
   if (!REAL_STACK) return;
-  const redisUrl = new URL(TEST_REDIS_URL!);
-  const proxy = startTcpProxy({ host: redisUrl.hostname, port: Number(redisUrl.port || 6379) });
-  const db = await createTestDatabase();
-  afterAll(() => db.drop());
-  const redisPrefix = uniquePrefix();
-  const a = await startTestServer({ db, redisPrefix });
-  const b = await startTestServer({ db, env: { REDIS_URL: proxy.url(TEST_REDIS_URL!) }, redisPrefix });
+  const { proxy, a, b } = await startPairWithProxiedRedis();
   const api = apiClient(a.url);
 
   test('a socket on it is told to re-read tasks once it hears again, and the re-read has what it missed', async () => {
