@@ -44,26 +44,11 @@ async function setUp() {
 const ctx = REAL_DB ? await setUp() : undefined;
 
 describe.skipIf(!ctx)('a transaction whose connection closes under it', () => {
-  const { proxy, sql, direct } = ctx ?? ({} as NonNullable<typeof ctx>);
+  const { proxy, sql } = ctx ?? ({} as NonNullable<typeof ctx>);
 
   for (const mode of ['accept-and-close', 'refuse'] as const) {
     test(`${mode}: the transaction rejects with a connection error, the process lives, the pool recovers`, async () => {
-      const tx = sql.begin(async (t) => {
-        await t`select 1`;
-        await t`select pg_sleep(10), 'in the transaction' as marker`;
-      });
-      const settled = tx.then(
-        () => undefined,
-        (err: unknown) => err,
-      );
-      await waitFor(
-        async () =>
-          (
-            await direct`select 1 from pg_stat_activity
-              where query like '%in the transaction%' and query not like '%pg_stat_activity%'`
-          ).length > 0,
-        { what: 'the transaction to be waiting on PostgreSQL' },
-      );
+      const { settled } = await transactionWaiting(sql, 'in the transaction');
       proxy.cut(mode);
       const err = await settled;
       expect(isConnectionError(err)).toBe(true);
@@ -78,17 +63,14 @@ describe.skipIf(!ctx)('a transaction whose connection closes under it', () => {
       // And it keeps working: each query gets its own answer, in time. A query left pending on the
       // dead connection (the ROLLBACK, sent between the reset and the close) used to be paired
       // with the next answer; the query after it then waited forever.
-      for (const n of [1, 2, 3]) {
-        const [row] = await withDeadline(sql<{ n: number }[]>`select ${n}::int as n`, 3_000, `query ${n}`);
-        expect(row?.n).toBe(n);
-      }
+      await expectOwnAnswers(sql);
     });
   }
 });
 
 describe.skipIf(!ctx)('a reset whose error and close come in different turns', () => {
   test('what the transaction sent in between fails; reconnected, each query gets its own answer', async () => {
-    const { direct, dbUrl } = ctx!;
+    const { dbUrl } = ctx!;
     // A reset reaches postgres.js as an 'error' (ECONNRESET) and then a 'close'. Bun delivers
     // the close sometimes at once, sometimes after the promise callbacks the error set off: then
     // the failed transaction's ROLLBACK is sent in between. Here it always is.
@@ -100,29 +82,10 @@ describe.skipIf(!ctx)('a reset whose error and close come in different turns', (
       ...({ socket: () => (socket = closeLate(connect(Number(url.port || 5432), url.hostname))) } as object),
     });
     afterAll(() => sql.end({ timeout: 1 }));
-    const settled = sql
-      .begin(async (t) => {
-        await t`select 1`;
-        await t`select pg_sleep(10), 'in the late-close transaction' as marker`;
-      })
-      .then(
-        () => undefined,
-        (err: unknown) => err,
-      );
-    await waitFor(
-      async () =>
-        (
-          await direct`select 1 from pg_stat_activity
-            where query like '%in the late-close transaction%' and query not like '%pg_stat_activity%'`
-        ).length > 0,
-      { what: 'the transaction to be waiting on PostgreSQL' },
-    );
+    const { settled } = await transactionWaiting(sql, 'in the late-close transaction');
     socket!.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
     expect(isConnectionError(await settled)).toBe(true);
-    for (const n of [1, 2, 3]) {
-      const [row] = await withDeadline(sql<{ n: number }[]>`select ${n}::int as n`, 3_000, `query ${n}`);
-      expect(row?.n).toBe(n);
-    }
+    await expectOwnAnswers(sql);
   });
 });
 
@@ -142,6 +105,41 @@ function closeLate(socket: Socket): Socket {
     return true;
   }) as Socket['emit'];
   return socket;
+}
+
+/**
+ * A transaction on `sql` that ran one statement and now waits in PostgreSQL on a second one
+ * tagged `marker`; resolves once it waits there, with `settled`: its error (undefined if none).
+ * (Wrapped: an async function returning the promise itself would wait for it.)
+ */
+async function transactionWaiting(sql: postgres.Sql, marker: string): Promise<{ settled: Promise<unknown> }> {
+  const settled = sql
+    .begin(async (t) => {
+      await t`select 1`;
+      // The marker is in the statement's text, where pg_stat_activity shows it (a test constant).
+      await t.unsafe(`select pg_sleep(10), '${marker}' as marker`);
+    })
+    .then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+  await waitFor(
+    async () =>
+      (
+        await ctx!.direct`select 1 from pg_stat_activity
+          where query like ${`%${marker}%`} and query not like '%pg_stat_activity%'`
+      ).length > 0,
+    { what: `the transaction "${marker}" to be waiting on PostgreSQL` },
+  );
+  return { settled };
+}
+
+/** Each of three queries gets its own answer, within 3 s. */
+async function expectOwnAnswers(sql: postgres.Sql): Promise<void> {
+  for (const n of [1, 2, 3]) {
+    const [row] = await withDeadline(sql<{ n: number }[]>`select ${n}::int as n`, 3_000, `query ${n}`);
+    expect(row?.n).toBe(n);
+  }
 }
 
 /** `work`, or an error naming it once `ms` have passed. */
