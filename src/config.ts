@@ -11,6 +11,13 @@ const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 export interface Config {
   /** HTTP and WebSocket port; 0 picks a free one (tests). Default 8000. */
   port: number;
+  /**
+   * The listening socket's accept queue: connections the kernel holds while the loop is busy.
+   * Bun listens with 512; at a connect storm's rate that queue fills and every client whose SYN
+   * finds it full waits 1 s (then 3 s, 7 s) to retry. Default 4096; the kernel caps it at
+   * net.core.somaxconn (src/lib/listen-backlog.ts).
+   */
+  listenBacklog: number;
   /** Bind address. Default 127.0.0.1 so a laptop does not expose the dev server; 0.0.0.0 in containers. */
   host: string;
   /** A real PostgreSQL. Unset: embedded PGlite under dataDir. */
@@ -156,6 +163,7 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     port: readInt(env, 'PORT', 8000, 0, 65_535),
     host: env.HOST?.trim() || '127.0.0.1',
+    listenBacklog: readInt(env, 'LISTEN_BACKLOG', 4096, 1, 65_535),
     databaseUrl: readUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     dataDir: env.HIVE_DATA_DIR?.trim() || './.hive',
     redisUrl: readUrl(env, 'REDIS_URL', ['redis:', 'rediss:']),

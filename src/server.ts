@@ -6,6 +6,7 @@ import { databaseHealth } from './db/client';
 import { DEMO_PASSWORD, DEMO_USERS, seedDemoData } from './demo-seed';
 import { createMetricsFeature } from './http/metrics';
 import { installFastFormats } from './lib/formats';
+import { raiseListenBacklog } from './lib/listen-backlog';
 import { createLogger, type Logger } from './lib/logger';
 import { type ConnectionStatus, closeRedis, connectRedis, createRedis, type RedisRole } from './lib/redis';
 import { createAuthFeature } from './modules/auth';
@@ -186,12 +187,19 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const features = createFeatures(rt);
     const app = createApp(rt, features).listen({ port: config.port, hostname: config.host });
     const port = app.server!.port!;
+    const backlog = await raiseListenBacklog(port, config.listenBacklog);
+    if (!backlog.applied)
+      log.warn("LISTEN_BACKLOG not applied; the accept queue stays at Bun's 512", {
+        wanted: config.listenBacklog,
+        reason: backlog.reason,
+      });
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
     for (const f of features as readonly Feature[]) await f.start?.();
     log.info('listening', {
       url,
       database: rt.embedded ? 'embedded' : 'postgres',
       redis: redis ? 'on' : 'off',
+      listen_backlog: backlog.applied ? config.listenBacklog : 512,
     });
 
     let stopping: Promise<void> | undefined;

@@ -16,6 +16,7 @@ describe('loadConfig', () => {
       seedDemo: true,
       maxBodyBytes: 1024 * 1024,
       presenceThread: true,
+      listenBacklog: 4096,
     });
     expect(c.presenceGraceMs).toBeLessThanOrEqual(5000);
     expect(c.presenceTtlMs).toBeLessThanOrEqual(30_000);
@@ -34,8 +35,10 @@ describe('loadConfig', () => {
       PRESENCE_TTL_MS: '10000',
       PRESENCE_THREAD: 'off',
       LOG_LEVEL: 'debug',
+      LISTEN_BACKLOG: '1024',
     });
     expect(c).toMatchObject({
+      listenBacklog: 1024,
       port: 9001,
       host: '0.0.0.0',
       databaseUrl: 'postgres://u:p@db:5432/hive',
@@ -69,6 +72,8 @@ describe('loadConfig', () => {
     ['CORS_ORIGINS', { CORS_ORIGINS: 'https://app.example.com/path' }],
     ['CORS_ORIGINS', { CORS_ORIGINS: 'ftp://files.example.com' }],
     ['METRICS_TOKEN', { METRICS_TOKEN: 'short' }],
+    ['LISTEN_BACKLOG', { LISTEN_BACKLOG: '0' }],
+    ['LISTEN_BACKLOG', { LISTEN_BACKLOG: 'lots' }],
   ];
   test.each(bad)('a bad %s is refused with a message naming it', (variable, env) => {
     let caught: unknown;
