@@ -95,6 +95,24 @@ export function cpuSeconds(pid: number): number {
 }
 
 /** Pids of every process whose command name is `comm` (postgres backends, redis-server). */
+/**
+ * Machine-wide TCP counters (/proc/net/netstat), read around a storm with nothing else
+ * connecting: `ListenOverflows`, connections a listening socket dropped with its accept queue
+ * full, and `TCPSynRetrans`, SYNs a client sent again for want of an answer (each one a
+ * client that waited at least 1 s more).
+ */
+export function tcpCounters(): { listenOverflows: number; synRetrans: number } {
+  const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    if (!lines[i]!.startsWith('TcpExt:')) continue;
+    const names = lines[i]!.split(/\s+/);
+    const values = lines[i + 1]!.split(/\s+/);
+    const get = (name: string) => (names.indexOf(name) > 0 ? Number(values[names.indexOf(name)]) : 0);
+    return { listenOverflows: get('ListenOverflows'), synRetrans: get('TCPSynRetrans') };
+  }
+  return { listenOverflows: 0, synRetrans: 0 };
+}
+
 export function pidsOf(comm: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {

@@ -12,7 +12,9 @@
  * caught up.
  *
  *   bun bench/presence.ts [--users 10000] [--subscribe 50] [--probes 200] [--samples 200]
- *                         [--cpu-prof] [--write] [--one [--again]]
+ *                         [--backlog 4096] [--cpu-prof] [--write] [--one [--again]]
+ * --backlog: the accept queue of HIVE (LISTEN_BACKLOG) and of the bare baseline alike; the bare
+ * server is also run once with Bun's own queue of 512, as earlier rounds measured it.
  * --cpu-prof: run HIVE under Bun's CPU profiler (profiles in /tmp/hive-bench-cpu-prof).
  * Env: BENCH_DATABASE_URL, BENCH_REDIS_URL (local defaults). A scratch database and a unique
  * Redis prefix are created and removed.
@@ -31,12 +33,14 @@ import {
   rssMb,
   signToken,
   spawn,
+  tcpCounters,
   until,
   wallNow,
 } from './presence-lib';
 
 const USERS = numberArg('users', 10_000, { integer: true });
 const SUBSCRIBE = Math.min(500, numberArg('subscribe', 50, { integer: true }));
+const BACKLOG = numberArg('backlog', 4096, { integer: true });
 const PROBES = numberArg('probes', 200, { integer: true });
 const SAMPLES = numberArg('samples', 200, { integer: true });
 const CPU_PROF_DIR = process.argv.includes('--cpu-prof') ? '/tmp/hive-bench-cpu-prof' : undefined;
@@ -54,6 +58,8 @@ const PROBE_EVERY_MS = 10;
 
 interface StormSocket {
   ws: WebSocket;
+  /** When `new WebSocket` was called, and when it opened (wall clock, ms). */
+  createdAt: number;
   openedAt: number;
   frames: number;
   /** Characters received (the frames are ASCII JSON: bytes). */
@@ -72,8 +78,9 @@ function openStorm(urls: string[], tokens: string[], follow?: (i: number) => str
   /** Frames received by all sockets, by type (read off the frame's start: `{"type":"…"`). */
   const types: Record<string, number> = {};
   const sockets = tokens.map((token, i) => {
+    const createdAt = wallNow();
     const ws = new WebSocket(`${urls[i % urls.length]}/ws?token=${token}`);
-    const s: StormSocket = { ws, openedAt: 0, frames: 0, bytes: 0 };
+    const s: StormSocket = { ws, createdAt, openedAt: 0, frames: 0, bytes: 0 };
     ws.onopen = () => {
       s.openedAt = wallNow();
       open += 1;
@@ -95,13 +102,22 @@ function openStorm(urls: string[], tokens: string[], follow?: (i: number) => str
     };
     return s;
   });
+  const tcpBefore = tcpCounters();
   const allOpen = until(() => open + failed >= tokens.length, 120_000, 'every socket to open', 10).then(
     () => {
       const lastOpen = Math.max(...sockets.map((s) => s.openedAt));
+      const waits = sockets.filter((s) => s.openedAt > 0).map((s) => s.openedAt - s.createdAt);
       return {
         lastOpen,
         openS: (lastOpen - started) / 1000,
         rate: Math.round(open / ((lastOpen - started) / 1000)),
+        /** What a user waits from connecting to an open socket (ms). */
+        connectWait: summarise(waits),
+        /** Sockets that waited a second or more: a dropped SYN's retry, at the least. */
+        waitedOver1s: waits.filter((w) => w >= 1_000).length,
+        /** Connections dropped with the accept queue full, and SYNs retried (machine-wide counts). */
+        listenOverflows: tcpCounters().listenOverflows - tcpBefore.listenOverflows,
+        synRetrans: tcpCounters().synRetrans - tcpBefore.synRetrans,
       };
     },
   );
@@ -115,11 +131,13 @@ function closeAll(sockets: StormSocket[]) {
   }
 }
 
-/** The baseline: `servers` bare Bun WebSocket processes taking the same storm. */
-async function bareStorm(servers: number, tokens: string[]) {
+/** The baseline: `servers` bare Bun WebSocket processes taking the same storm, accept queue `backlog`. */
+async function bareStorm(servers: number, tokens: string[], backlog: number) {
   const bare: Child[] = [];
   for (let i = 0; i < servers; i++)
-    bare.push(await spawn([process.execPath, 'bench/presence-bare-server.ts'], {}));
+    bare.push(
+      await spawn([process.execPath, 'bench/presence-bare-server.ts'], { BARE_BACKLOG: String(backlog) }),
+    );
   // The same /health poller as for HIVE, from its own process, while the storm opens.
   const outPath = `/tmp/presence-bench-bare-health-${process.pid}.json`;
   writeFileSync(
@@ -150,7 +168,19 @@ async function bareStorm(servers: number, tokens: string[]) {
   for (const b of bare) b.proc.kill();
   await Promise.all(bare.map((b) => b.proc.exited));
   await Bun.sleep(500); // let the client release its closed sockets before the next storm
-  log(`bare ×${servers}`, opened.rate, 'sockets/s', JSON.stringify({ cpu, health }));
+  log(
+    `bare ×${servers} (backlog ${backlog})`,
+    opened.rate,
+    'sockets/s',
+    JSON.stringify({
+      cpu,
+      health,
+      connectWait: opened.connectWait,
+      waitedOver1s: opened.waitedOver1s,
+      listenOverflows: opened.listenOverflows,
+      synRetrans: opened.synRetrans,
+    }),
+  );
   return { ...opened, failed: storm.failed(), rss, cpu, health };
 }
 
@@ -282,11 +312,19 @@ function stormTable(
   bareOne: Awaited<ReturnType<typeof bareStorm>>,
   two: StormFigures,
   bareTwo: Awaited<ReturnType<typeof bareStorm>>,
+  bareShipped: Awaited<ReturnType<typeof bareStorm>>,
 ) {
   const half = (USERS / 2).toLocaleString('en');
   const opened = (f: { openS: number; rate: number }) => `${round(f.openS, 2)} s (${f.rate}/s)`;
   const ms = (s: { p50: number; p99: number; max: number; n: number }) =>
     `${round(s.p50, 1)} / ${round(s.p99, 1)} / ${round(s.max, 1)} (n=${s.n})`;
+  const waitCell = (f: {
+    connectWait: { p50: number; p99: number; max: number };
+    waitedOver1s: number;
+    listenOverflows: number;
+    synRetrans: number;
+  }) =>
+    `${Math.round(f.connectWait.p50)} / ${Math.round(f.connectWait.p99)} / ${Math.round(f.connectWait.max)}; ${f.waitedOver1s}; ${f.listenOverflows} / ${f.synRetrans}`;
   const cpuCell = (c: Record<string, number>) => `${c.hive} / ${c.postgres} / ${c.redis} / ${c.clients}`;
   const kib = (f: StormFigures) =>
     `${round(f.bytes.p50, 1)} / ${round(f.bytes.max, 1)} KiB, ${f.frames.p50} / ${f.frames.max} frames`;
@@ -309,6 +347,24 @@ function stormTable(
         opened(two),
         opened(bareTwo),
         `rate ≥ 0.6× bare (here ${round(one.rate / bareOne.rate, 2)}× and ${round(two.rate / bareTwo.rate, 2)}×)`,
+      ],
+      [
+        'a client connecting in the storm: wait until its socket opened, p50 / p99 / max (ms); waited ≥ 1 s; connections dropped with the accept queue full / SYNs retried',
+        '—',
+        waitCell(one),
+        waitCell(bareOne),
+        waitCell(two),
+        waitCell(bareTwo),
+        '—',
+      ],
+      [
+        "bare Bun with Bun's own accept queue (512), 1 process: sockets opened; wait p50 / p99 / max; waited ≥ 1 s; dropped / SYNs retried",
+        '—',
+        '—',
+        `${opened(bareShipped)}; ${waitCell(bareShipped)}`,
+        '—',
+        '—',
+        `earlier rounds' baseline (HIVE here ${round(one.rate / bareShipped.rate, 2)}× of it)`,
       ],
       [
         'database caught up after the last socket opened',
@@ -400,7 +456,7 @@ const SERVER_LOG = '/tmp/hive-bench-presence-servers.log';
 /** Thrown to end a `--one` run after the one-instance storm (the finally still cleans up). */
 class OneOnlyDone extends Error {}
 let oneOnlyDone = false;
-const scratch = await createScratch({ PRESENCE_GRACE_MS: String(GRACE_MS) });
+const scratch = await createScratch({ PRESENCE_GRACE_MS: String(GRACE_MS), LISTEN_BACKLOG: String(BACKLOG) });
 const children: Child[] = [];
 const sections: string[] = [];
 const loads: number[] = [];
@@ -417,7 +473,9 @@ try {
   const watcherToken = tokens.at(-1)!;
   log(`users: ${ids.length}`);
 
-  const bareOne = await bareStorm(1, storm.tokens);
+  const bareOne = await bareStorm(1, storm.tokens, BACKLOG);
+  // Earlier rounds' baseline: Bun as it ships, whose queue of 512 drops part of the storm.
+  const bareShipped = BACKLOG === 512 ? bareOne : await bareStorm(1, storm.tokens, 512);
   loads.push(os.loadavg()[0]!);
   const one = await hiveStorm([a], sql, storm, pick(USERS, PROBES));
   loads.push(os.loadavg()[0]!);
@@ -431,11 +489,11 @@ try {
   }
   const b = await spawn(hiveCommand(CPU_PROF_DIR), scratch.serverEnv);
   children.push(b);
-  const bareTwo = await bareStorm(2, storm.tokens);
+  const bareTwo = await bareStorm(2, storm.tokens, BACKLOG);
   const two = await hiveStorm([a, b], sql, storm, pick(USERS + PROBES, PROBES));
   loads.push(os.loadavg()[0]!);
   sections.push(
-    `#### Connect storm: ${USERS.toLocaleString('en')} distinct users at once, each following ${SUBSCRIBE} others (grace ${GRACE_MS / 1000} s)\n\n${stormTable(one, bareOne, two, bareTwo)}`,
+    `#### Connect storm: ${USERS.toLocaleString('en')} distinct users at once, each following ${SUBSCRIBE} others (grace ${GRACE_MS / 1000} s)\n\n${stormTable(one, bareOne, two, bareTwo, bareShipped)}`,
   );
 
   const [wsA, wsB] = [a, b].map((s) => `ws://127.0.0.1:${s.port}`);
