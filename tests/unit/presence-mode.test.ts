@@ -2,6 +2,7 @@ import { describe, expect, test } from 'bun:test';
 import { silentLogger } from '../../src/lib/logger';
 import { createPresenceFanout } from '../../src/modules/presence/fanout';
 import { createSocketHub, type HubSocket } from '../../src/realtime/hub';
+import { waitFor } from '../helpers/wait';
 
 /**
  * The fan-out mode during a storm on other instances. The cluster-wide count comes from a
@@ -89,6 +90,55 @@ describe('presence fan-out mode', () => {
     ]);
     await settle();
     expect(fanout.mode()).toBe('all');
+    fanout.stop();
+  });
+});
+
+/** The users a socket has been told about so far, by name, from its batches and single updates. */
+const namesSeen = (received: { type: string; data: any }[]) =>
+  received
+    .filter((f) => f.type === 'presence_batch' || f.type === 'user_status_update')
+    .flatMap((f) => (f.type === 'presence_batch' ? f.data.users : [f.data]))
+    .map((u: { full_name: string }) => u.full_name);
+
+describe('presence ticks after a storm', () => {
+  test('once a storm is over, a trickle of changes is not held for the rest of its 1 s tick', async () => {
+    const { fanout, watcher } = await setUp(10_000); // mode `all`: every change reaches the watcher
+    fanout.deliver(Array.from({ length: 150 }, (_, i) => user(i + 1))); // storm-sized: a 1 s tick
+    await waitFor(() => namesSeen(watcher.received).includes('User 150'), { what: 'the storm batch' });
+    // Users reconnecting one by one, each as soon as the one before was seen: the first three
+    // use the tick's immediate sends, the rest wait for its end (before: ~1 s after the storm).
+    const started = performance.now();
+    const waits: number[] = [];
+    for (let i = 1001; i <= 1008; i++) {
+      const t0 = performance.now();
+      fanout.deliver([user(i)]);
+      await waitFor(() => namesSeen(watcher.received).includes(`User ${i}`), {
+        timeoutMs: 2_000,
+        what: `User ${i}`,
+      });
+      waits.push(Math.round(performance.now() - t0));
+    }
+    expect(performance.now() - started).toBeLessThan(600);
+    expect(Math.max(...waits), `waits: ${waits.join(', ')} ms`).toBeLessThan(450);
+    fanout.stop();
+  });
+
+  test('while a storm goes on, its tick still lasts the second: a few frames, not one per batch', async () => {
+    const { fanout, watcher } = await setUp(100_000);
+    const frames = () => watcher.received.filter((f) => f.type === 'presence_batch').length;
+    // Ten storm-sized batches 100 ms apart (a connect storm's writes, ~1,500 transitions a second).
+    let next = 1;
+    for (let b = 0; b < 10; b++) {
+      fanout.deliver(Array.from({ length: 150 }, () => user(next++)));
+      await Bun.sleep(100); // pacing the input, not waiting for an outcome
+    }
+    await waitFor(() => namesSeen(watcher.received).includes(`User ${next - 1}`), {
+      timeoutMs: 3_000,
+      what: 'the last batch',
+    });
+    // The immediate sends at the start of the first tick, then one frame per 1 s tick.
+    expect(frames()).toBeLessThanOrEqual(6);
     fanout.stop();
   });
 });

@@ -31,6 +31,14 @@ export const PRESENCE_IMMEDIATE_PER_TICK = 4;
  */
 export const PRESENCE_STORM_TICK_MS = 1_000;
 const PRESENCE_STORM_BATCH = 100;
+/**
+ * A storm tick ends early once the storm is over: fewer than STORM_CALM_CHANGES changes arrived
+ * in its last STORM_CALM_WINDOW_MS (under 200 a second), and fewer wait. Without this, the first few changes
+ * after a storm (users reconnecting one by one) waited for the rest of its second: up to
+ * ~970 ms in bench/presence.ts (bench/RESULTS.md, round eight).
+ */
+const STORM_CALM_WINDOW_MS = 250;
+const STORM_CALM_CHANGES = 50;
 /** Waits before retrying a subscription answer the database could not give. */
 const SNAPSHOT_RETRY_MS = [250, 500, 1_000, 2_000, 5_000];
 /** Each user's status as JSON: the database's row, unless a newer change was seen here. */
@@ -67,6 +75,46 @@ async function untilDone(
     await Bun.sleep(SNAPSHOT_RETRY_MS[Math.min(n, SNAPSHOT_RETRY_MS.length - 1)]!);
     if (!wanted()) return;
   }
+}
+
+/**
+ * The fan-out's tick: PRESENCE_TICK_MS, or after a storm-sized send up to PRESENCE_STORM_TICK_MS,
+ * ended early once the storm has calmed: few changes arrived in the last window and few are
+ * waiting (a storm's writes can come in lumps). `onTimeUp` decides when it is `done`.
+ */
+function createTick(onTimeUp: () => void, waiting: () => number) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let running = false;
+  let stormEndsAt = 0;
+  let arrived = 0;
+  function checkStorm(): void {
+    const calm = arrived < STORM_CALM_CHANGES && waiting() < STORM_CALM_CHANGES;
+    arrived = 0;
+    const left = stormEndsAt - Date.now();
+    if (calm || left <= 0) onTimeUp();
+    else timer = setTimeout(checkStorm, Math.min(STORM_CALM_WINDOW_MS, left));
+  }
+  return {
+    running: () => running,
+    start(storm: boolean): void {
+      running = true;
+      if (!storm) {
+        timer = setTimeout(onTimeUp, PRESENCE_TICK_MS);
+        return;
+      }
+      stormEndsAt = Date.now() + PRESENCE_STORM_TICK_MS;
+      arrived = 0;
+      timer = setTimeout(checkStorm, STORM_CALM_WINDOW_MS);
+    },
+    /** Changes accepted (they count against the storm's calm). */
+    arrived(n: number): void {
+      arrived += n;
+    },
+    done(): void {
+      running = false;
+    },
+    stop: () => clearTimeout(timer),
+  };
 }
 
 /** Back to `all` only below this share of the threshold, so a team hovering at it does not flap. */
@@ -128,7 +176,7 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
   const latest = new Map<string, Latest>();
   let pending = new Map<string, Latest>();
   /** The current tick: sends made in it; while it runs past the allowance, changes wait for its end. */
-  let tickTimer: ReturnType<typeof setTimeout> | undefined;
+  const tick = createTick(endTick, () => pending.size);
   let sendsThisTick = 0;
   /** Local connections per user: the mode reacts to a local storm before the count query does. */
   const localUsers = new Map<string, number>();
@@ -170,7 +218,7 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
     sendsThisTick += 1;
     const storm = batch.length >= PRESENCE_STORM_BATCH;
     if (storm) hub.stormFor(2 * PRESENCE_STORM_TICK_MS);
-    tickTimer ??= setTimeout(endTick, storm ? PRESENCE_STORM_TICK_MS : PRESENCE_TICK_MS);
+    if (!tick.running()) tick.start(storm);
   }
 
   /** A tick ended: what waited goes out now; a tick lasts until its frames are written (README). */
@@ -179,7 +227,7 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
       outbox.afterQueued(endTick);
       return;
     }
-    tickTimer = undefined;
+    tick.done();
     sendsThisTick = 0;
     flush();
   }
@@ -234,7 +282,7 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
   return {
     /** Written changes from the bus (this instance's and others'). */
     deliver(changes: readonly PresenceChange[]): void {
-      let accepted = false;
+      let accepted = 0;
       for (const { user, seq } of changes) {
         const seen = latest.get(user.user_id);
         if (seen && seq !== undefined && seen.seq > seq) continue;
@@ -242,9 +290,10 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
         announcedOnline += Number(user.is_online) - Number(seen?.user.is_online ?? false);
         latest.set(user.user_id, entry);
         pending.set(user.user_id, entry);
-        accepted = true;
+        accepted += 1;
       }
-      if (!accepted) return;
+      if (accepted === 0) return;
+      tick.arrived(accepted);
       scheduleCount();
       if (sendsThisTick < PRESENCE_IMMEDIATE_PER_TICK) flush();
     },
@@ -295,7 +344,7 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
 
     stop(): void {
       stopped = true;
-      if (tickTimer) clearTimeout(tickTimer);
+      tick.stop();
       if (count.timer) clearTimeout(count.timer);
     },
 
