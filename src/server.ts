@@ -199,7 +199,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       url,
       database: rt.embedded ? 'embedded' : 'postgres',
       redis: redis ? 'on' : 'off',
-      listen_backlog: backlog.applied ? config.listenBacklog : 512,
+      listen_backlog: backlog.applied ? backlog.backlog : 512,
     });
 
     let stopping: Promise<void> | undefined;

@@ -11,7 +11,8 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
  * the queue at net.core.somaxconn (4096 by default).
  */
 
-type Outcome = { applied: true; fd: number } | { applied: false; reason: string };
+/** `backlog`: the queue the kernel now keeps, the one asked for capped by net.core.somaxconn. */
+type Outcome = { applied: true; fd: number; backlog: number } | { applied: false; reason: string };
 
 /** The inode of the socket listening on `port`, from /proc/net/tcp and tcp6 (state 0A = LISTEN). */
 function listeningInodes(port: number): Set<string> {
@@ -54,7 +55,13 @@ let libcListen: ((fd: number, backlog: number) => number) | null | undefined;
 async function loadListen(): Promise<((fd: number, backlog: number) => number) | null> {
   if (libcListen !== undefined) return libcListen;
   libcListen = null;
-  const { dlopen, FFIType } = await import('bun:ffi');
+  let ffi: typeof import('bun:ffi');
+  try {
+    ffi = await import('bun:ffi');
+  } catch {
+    return null;
+  }
+  const { dlopen, FFIType } = ffi;
   for (const name of ['libc.so.6', 'libc.so', 'libc.musl-x86_64.so.1', 'libc.musl-aarch64.so.1']) {
     try {
       const lib = dlopen(name, { listen: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } });
@@ -71,12 +78,27 @@ async function loadListen(): Promise<((fd: number, backlog: number) => number) |
  */
 export async function raiseListenBacklog(port: number, backlog: number): Promise<Outcome> {
   if (process.platform !== 'linux') return { applied: false, reason: `not on Linux (${process.platform})` };
-  const fds = descriptorsOf(listeningInodes(port));
+  let fds: number[];
+  try {
+    fds = descriptorsOf(listeningInodes(port));
+  } catch (err) {
+    return { applied: false, reason: `cannot read /proc: ${err}` };
+  }
   if (fds.length !== 1)
     return { applied: false, reason: `found ${fds.length} listening sockets for port ${port}, expected 1` };
   const listen = await loadListen();
   if (!listen) return { applied: false, reason: 'libc listen() could not be loaded' };
   const fd = fds[0]!;
   if (listen(fd, backlog) !== 0) return { applied: false, reason: `listen(${fd}, ${backlog}) failed` };
-  return { applied: true, fd };
+  return { applied: true, fd, backlog: Math.min(backlog, somaxconn() ?? backlog) };
+}
+
+/** net.core.somaxconn, the kernel's cap on any accept queue, when it can be read. */
+function somaxconn(): number | undefined {
+  try {
+    const n = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim());
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
 }

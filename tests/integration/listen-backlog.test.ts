@@ -106,7 +106,7 @@ describe.skipIf(!linux)('the accept queue (LISTEN_BACKLOG)', () => {
     } finally {
       await storm.close();
     }
-    expect(storm.server.output()).toContain('"listen_backlog":4096');
+    expect(storm.server.output()).toContain(`"listen_backlog":${Math.min(4096, somaxconn)}`);
     expect(await storm.server.stop()).toBe(0);
   });
 
