@@ -149,6 +149,19 @@ async function shutdown(
   rt.log.info('stopped');
 }
 
+/** Resize the accept queue (LISTEN_BACKLOG); the queue the kernel keeps, or Bun's 512 if it cannot. */
+async function listenBacklog(port: number, wanted: number, log: Logger): Promise<number> {
+  const outcome = await raiseListenBacklog(port, wanted);
+  if (outcome.applied) return outcome.backlog;
+  // Expected off Linux (a laptop); only there is a failure worth a warning.
+  const level = process.platform === 'linux' ? 'warn' : 'info';
+  log[level]("LISTEN_BACKLOG not applied; the accept queue stays at Bun's 512", {
+    wanted,
+    reason: outcome.reason,
+  });
+  return 512;
+}
+
 /**
  * The composition root: connect, migrate, seed, build the app, listen. Everything with a
  * side effect starts here, so `createApp` stays pure and tests can build instances freely.
@@ -187,19 +200,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const features = createFeatures(rt);
     const app = createApp(rt, features).listen({ port: config.port, hostname: config.host });
     const port = app.server!.port!;
-    const backlog = await raiseListenBacklog(port, config.listenBacklog);
-    if (!backlog.applied)
-      log.warn("LISTEN_BACKLOG not applied; the accept queue stays at Bun's 512", {
-        wanted: config.listenBacklog,
-        reason: backlog.reason,
-      });
+    const backlog = await listenBacklog(port, config.listenBacklog, log);
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
     for (const f of features as readonly Feature[]) await f.start?.();
     log.info('listening', {
       url,
       database: rt.embedded ? 'embedded' : 'postgres',
       redis: redis ? 'on' : 'off',
-      listen_backlog: backlog.applied ? backlog.backlog : 512,
+      listen_backlog: backlog,
     });
 
     let stopping: Promise<void> | undefined;
