@@ -14,10 +14,14 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 /** `backlog`: the queue the kernel now keeps, the one asked for capped by net.core.somaxconn. */
 type Outcome = { applied: true; fd: number; backlog: number } | { applied: false; reason: string };
 
-/** The inode of the socket listening on `port`, from /proc/net/tcp and tcp6 (state 0A = LISTEN). */
-function listeningInodes(port: number): Set<string> {
+/**
+ * The sockets listening on `port` (any process), from /proc/net/tcp and tcp6 (state 0A):
+ * each one's inode, and `queued`, the connections in its accept queue right now (the rx_queue
+ * column, for a listening socket).
+ */
+export function listeningSockets(port: number): { inode: string; queued: number }[] {
   const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
-  const inodes = new Set<string>();
+  const found: { inode: string; queued: number }[] = [];
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text: string;
     try {
@@ -27,11 +31,12 @@ function listeningInodes(port: number): Set<string> {
     }
     for (const line of text.split('\n').slice(1)) {
       const cols = line.trim().split(/\s+/);
-      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
-      if (cols.length > 9 && cols[3] === '0A' && cols[1]!.endsWith(`:${hexPort}`)) inodes.add(cols[9]!);
+      // sl local_address rem_address st tx_queue:rx_queue tr:when retrnsmt uid timeout inode
+      if (cols.length > 9 && cols[3] === '0A' && cols[1]!.endsWith(`:${hexPort}`))
+        found.push({ inode: cols[9]!, queued: Number.parseInt(cols[4]!.split(':')[1]!, 16) });
     }
   }
-  return inodes;
+  return found;
 }
 
 /** The descriptors of this process that are one of these sockets. */
@@ -80,7 +85,7 @@ export async function raiseListenBacklog(port: number, backlog: number): Promise
   if (process.platform !== 'linux') return { applied: false, reason: `not on Linux (${process.platform})` };
   let fds: number[];
   try {
-    fds = descriptorsOf(listeningInodes(port));
+    fds = descriptorsOf(new Set(listeningSockets(port).map((s) => s.inode)));
   } catch (err) {
     return { applied: false, reason: `cannot read /proc: ${err}` };
   }
