@@ -14,33 +14,77 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 /** `backlog`: the queue the kernel now keeps, the one asked for capped by net.core.somaxconn. */
 type Outcome = { applied: true; fd: number; backlog: number } | { applied: false; reason: string };
 
+type Libc = {
+  listen(fd: number, backlog: number): number;
+  /** The port `fd` is bound to if it is a listening TCP socket, else undefined. */
+  listeningPort(fd: number): number | undefined;
+};
+
+const SOL_SOCKET = 1;
+const SO_ACCEPTCONN = 30;
+const AF_INET = 2;
+const AF_INET6 = 10;
+
+let libc: Libc | null | undefined;
+
 /**
- * The sockets listening on `port` (any process), from /proc/net/tcp and tcp6 (state 0A):
- * each one's inode, and `queued`, the connections in its accept queue right now (the rx_queue
- * column, for a listening socket).
+ * listen, getsockname and getsockopt from libc through bun:ffi, or null. The constants above
+ * are Linux's generic ones (x86-64, arm64); other architectures are left alone.
  */
-export function listeningSockets(port: number): { inode: string; queued: number }[] {
-  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
-  const found: { inode: string; queued: number }[] = [];
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text: string;
+async function loadLibc(): Promise<Libc | null> {
+  if (libc !== undefined) return libc;
+  libc = null;
+  if (process.arch !== 'x64' && process.arch !== 'arm64') return null;
+  let ffi: typeof import('bun:ffi');
+  try {
+    ffi = await import('bun:ffi');
+  } catch {
+    return null;
+  }
+  const { dlopen, FFIType } = ffi;
+  const { i32, ptr } = FFIType;
+  const symbols = {
+    listen: { args: [i32, i32], returns: i32 },
+    getsockname: { args: [i32, ptr, ptr], returns: i32 },
+    getsockopt: { args: [i32, i32, i32, ptr, ptr], returns: i32 },
+  } as const;
+  for (const name of ['libc.so.6', 'libc.so', 'libc.musl-x86_64.so.1', 'libc.musl-aarch64.so.1']) {
+    let lib: ReturnType<typeof dlopen<typeof symbols>>;
     try {
-      text = readFileSync(table, 'utf8');
+      lib = dlopen(name, symbols);
     } catch {
       continue;
     }
-    for (const line of text.split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      // sl local_address rem_address st tx_queue:rx_queue tr:when retrnsmt uid timeout inode
-      if (cols.length > 9 && cols[3] === '0A' && cols[1]!.endsWith(`:${hexPort}`))
-        found.push({ inode: cols[9]!, queued: Number.parseInt(cols[4]!.split(':')[1]!, 16) });
-    }
+    const address = new Uint8Array(128);
+    const value = new Int32Array(1);
+    const length = new Uint32Array(1);
+    libc = {
+      listen: (fd, backlog) => lib.symbols.listen(fd, backlog),
+      listeningPort(fd) {
+        length[0] = 4;
+        if (lib.symbols.getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, value, length) !== 0 || value[0] !== 1)
+          return undefined;
+        length[0] = address.length;
+        if (lib.symbols.getsockname(fd, address, length) !== 0) return undefined;
+        // sockaddr_in and sockaddr_in6 alike: the family (host order), then the port (network order).
+        const family = address[0]! | (address[1]! << 8);
+        if (family !== AF_INET && family !== AF_INET6) return undefined;
+        return (address[2]! << 8) | address[3]!;
+      },
+    };
+    break;
   }
-  return found;
+  return libc;
 }
 
-/** The descriptors of this process that are one of these sockets. */
-function descriptorsOf(inodes: Set<string>): number[] {
+/**
+ * This process's TCP sockets listening on `port`: each socket among /proc/self/fd, asked
+ * directly. Only the process's own descriptors are looked at (a few dozen at start-up), not
+ * the host's whole socket table: /proc/net/tcp on a host with 35,000 sockets (a busy one, or
+ * this one after a benchmark's TIME_WAITs) took 75–100 ms to read and parse, with the loop
+ * blocked while connections already arrive.
+ */
+function listeningDescriptors(port: number, lib: Libc): number[] {
   const fds: number[] = [];
   for (const name of readdirSync('/proc/self/fd')) {
     let target: string;
@@ -49,32 +93,9 @@ function descriptorsOf(inodes: Set<string>): number[] {
     } catch {
       continue; // closed meanwhile
     }
-    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
-    if (inode && inodes.has(inode)) fds.push(Number(name));
+    if (target.startsWith('socket:') && lib.listeningPort(Number(name)) === port) fds.push(Number(name));
   }
   return fds;
-}
-
-let libcListen: ((fd: number, backlog: number) => number) | null | undefined;
-
-async function loadListen(): Promise<((fd: number, backlog: number) => number) | null> {
-  if (libcListen !== undefined) return libcListen;
-  libcListen = null;
-  let ffi: typeof import('bun:ffi');
-  try {
-    ffi = await import('bun:ffi');
-  } catch {
-    return null;
-  }
-  const { dlopen, FFIType } = ffi;
-  for (const name of ['libc.so.6', 'libc.so', 'libc.musl-x86_64.so.1', 'libc.musl-aarch64.so.1']) {
-    try {
-      const lib = dlopen(name, { listen: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } });
-      libcListen = (fd, backlog) => lib.symbols.listen(fd, backlog);
-      break;
-    } catch {}
-  }
-  return libcListen;
 }
 
 /**
@@ -83,18 +104,18 @@ async function loadListen(): Promise<((fd: number, backlog: number) => number) |
  */
 export async function raiseListenBacklog(port: number, backlog: number): Promise<Outcome> {
   if (process.platform !== 'linux') return { applied: false, reason: `not on Linux (${process.platform})` };
+  const lib = await loadLibc();
+  if (!lib) return { applied: false, reason: 'libc (listen, getsockname) could not be loaded' };
   let fds: number[];
   try {
-    fds = descriptorsOf(new Set(listeningSockets(port).map((s) => s.inode)));
+    fds = listeningDescriptors(port, lib);
   } catch (err) {
-    return { applied: false, reason: `cannot read /proc: ${err}` };
+    return { applied: false, reason: `cannot read /proc/self/fd: ${err}` };
   }
   if (fds.length !== 1)
     return { applied: false, reason: `found ${fds.length} listening sockets for port ${port}, expected 1` };
-  const listen = await loadListen();
-  if (!listen) return { applied: false, reason: 'libc listen() could not be loaded' };
   const fd = fds[0]!;
-  if (listen(fd, backlog) !== 0) return { applied: false, reason: `listen(${fd}, ${backlog}) failed` };
+  if (lib.listen(fd, backlog) !== 0) return { applied: false, reason: `listen(${fd}, ${backlog}) failed` };
   return { applied: true, fd, backlog: Math.min(backlog, somaxconn() ?? backlog) };
 }
 

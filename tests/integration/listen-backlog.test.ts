@@ -10,7 +10,6 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { listeningSockets } from '../../src/lib/listen-backlog';
 import { createTestDatabase } from '../helpers/db';
 import { spawnServer } from '../helpers/process';
 import { testEnv } from '../helpers/server';
@@ -37,11 +36,21 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-/** Connections waiting in the accept queue of the socket listening on `port`. */
+/**
+ * Connections waiting in the accept queue of the socket listening on `port`: the rx_queue
+ * column of its row (state 0A, listening) in /proc/net/tcp or tcp6.
+ */
 function acceptQueue(port: number): number {
-  const [socket] = listeningSockets(port);
-  if (!socket) throw new Error(`no socket listening on ${port}`);
-  return socket.queued;
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      // sl local_address rem_address st tx_queue:rx_queue …
+      const cols = line.trim().split(/\s+/);
+      if (cols[3] === '0A' && cols[1]?.endsWith(`:${hexPort}`))
+        return Number.parseInt(cols[4]!.split(':')[1]!, 16);
+    }
+  }
+  throw new Error(`no socket listening on ${port}`);
 }
 
 const REQUEST = 'GET /health HTTP/1.1\r\nHost: hive\r\nConnection: close\r\n\r\n';
