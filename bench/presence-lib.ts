@@ -206,5 +206,8 @@ export function hiveCommand(cpuProfDir?: string): string[] {
   const prof = cpuProfDir ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${cpuProfDir}`] : [];
   // BENCH_BUN_FLAGS: extra flags for the HIVE processes (e.g. `--smol`), to compare runtimes' settings.
   const extra = process.env.BENCH_BUN_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
-  return [process.execPath, ...extra, ...prof, 'src/index.ts'];
+  // BENCH_HIVE_ENV: `NAME=value …` for the HIVE processes only (not the clients or the bare
+  // baseline), e.g. an allocator setting; `env` execs, so the pid measured is still HIVE's.
+  const env = process.env.BENCH_HIVE_ENV?.split(/\s+/).filter(Boolean) ?? [];
+  return [...(env.length > 0 ? ['env', ...env] : []), process.execPath, ...extra, ...prof, 'src/index.ts'];
 }

@@ -17,7 +17,9 @@
  * server is also run once with Bun's own queue of 512, as earlier rounds measured it.
  * --cpu-prof: run HIVE under Bun's CPU profiler (profiles in /tmp/hive-bench-cpu-prof).
  * Env: BENCH_DATABASE_URL, BENCH_REDIS_URL (local defaults). A scratch database and a unique
- * Redis prefix are created and removed.
+ * Redis prefix are created and removed. BENCH_BUN_FLAGS (e.g. `--smol`) and BENCH_HIVE_ENV
+ * (`NAME=value …`, e.g. `MIMALLOC_PURGE_DELAY=-1`) apply to the HIVE processes only, to compare
+ * runtime settings against the same baseline.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
