@@ -34,7 +34,6 @@ let libc: Libc | null | undefined;
 async function loadLibc(): Promise<Libc | null> {
   if (libc !== undefined) return libc;
   libc = null;
-  if (process.arch !== 'x64' && process.arch !== 'arm64') return null;
   let ffi: typeof import('bun:ffi');
   try {
     ffi = await import('bun:ffi');
@@ -104,8 +103,10 @@ function listeningDescriptors(port: number, lib: Libc): number[] {
  */
 export async function raiseListenBacklog(port: number, backlog: number): Promise<Outcome> {
   if (process.platform !== 'linux') return { applied: false, reason: `not on Linux (${process.platform})` };
+  if (process.arch !== 'x64' && process.arch !== 'arm64')
+    return { applied: false, reason: `socket option numbers not known for ${process.arch}` };
   const lib = await loadLibc();
-  if (!lib) return { applied: false, reason: 'libc (listen, getsockname) could not be loaded' };
+  if (!lib) return { applied: false, reason: 'libc (listen, getsockopt, getsockname) could not be loaded' };
   let fds: number[];
   try {
     fds = listeningDescriptors(port, lib);
