@@ -94,7 +94,6 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
-/** Pids of every process whose command name is `comm` (postgres backends, redis-server). */
 /**
  * Machine-wide TCP counters (/proc/net/netstat), read around a storm with nothing else
  * connecting: `ListenOverflows`, connections a listening socket dropped with its accept queue
@@ -113,6 +112,7 @@ export function tcpCounters(): { listenOverflows: number; synRetrans: number } {
   return { listenOverflows: 0, synRetrans: 0 };
 }
 
+/** Pids of every process whose command name is `comm` (postgres backends, redis-server). */
 export function pidsOf(comm: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {

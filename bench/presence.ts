@@ -109,6 +109,7 @@ function openStorm(urls: string[], tokens: string[], follow?: (i: number) => str
     () => {
       const lastOpen = Math.max(...sockets.map((s) => s.openedAt));
       const waits = sockets.filter((s) => s.openedAt > 0).map((s) => s.openedAt - s.createdAt);
+      const tcpAfter = tcpCounters();
       return {
         lastOpen,
         openS: (lastOpen - started) / 1000,
@@ -118,8 +119,8 @@ function openStorm(urls: string[], tokens: string[], follow?: (i: number) => str
         /** Sockets that waited a second or more: a dropped SYN's retry, at the least. */
         waitedOver1s: waits.filter((w) => w >= 1_000).length,
         /** Connections dropped with the accept queue full, and SYNs retried (machine-wide counts). */
-        listenOverflows: tcpCounters().listenOverflows - tcpBefore.listenOverflows,
-        synRetrans: tcpCounters().synRetrans - tcpBefore.synRetrans,
+        listenOverflows: tcpAfter.listenOverflows - tcpBefore.listenOverflows,
+        synRetrans: tcpAfter.synRetrans - tcpBefore.synRetrans,
       };
     },
   );
