@@ -77,9 +77,11 @@ export async function spawn(cmd: string[], env: Record<string, string>): Promise
   return { proc, port, output: () => out };
 }
 
-export function rssMb(proc: Subprocess): number {
+/** The process's resident memory now (MB), or with `peak` its high-water mark so far (VmHWM). */
+export function rssMb(proc: Subprocess, peak = false): number {
   const status = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
-  return round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024, 1);
+  const field = peak ? /VmHWM:\s+(\d+)/ : /VmRSS:\s+(\d+)/;
+  return round(Number(field.exec(status)?.[1] ?? 0) / 1024, 1);
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc; 0 once it is gone. */

@@ -79,6 +79,8 @@ function openStorm(urls: string[], tokens: string[], follow?: (i: number) => str
   let failed = 0;
   /** Frames received by all sockets, by type (read off the frame's start: `{"type":"…"`). */
   const types: Record<string, number> = {};
+  /** Characters received by all sockets, by frame type. */
+  const bytesByType: Record<string, number> = {};
   const sockets = tokens.map((token, i) => {
     const createdAt = wallNow();
     const ws = new WebSocket(`${urls[i % urls.length]}/ws?token=${token}`);
@@ -97,7 +99,9 @@ function openStorm(urls: string[], tokens: string[], follow?: (i: number) => str
       const type = /"type":"(\w+)"/.exec(head)?.[1] ?? 'other';
       types[type] = (types[type] ?? 0) + 1;
       if (type === 'presence_subscribed') s.answered = true;
-      s.bytes += typeof e.data === 'string' ? e.data.length : (e.data as ArrayBuffer).byteLength;
+      const size = typeof e.data === 'string' ? e.data.length : (e.data as ArrayBuffer).byteLength;
+      s.bytes += size;
+      bytesByType[type] = (bytesByType[type] ?? 0) + size;
     };
     ws.onclose = (e) => {
       if (!s.closing) s.closedWith = e.code;
@@ -124,7 +128,15 @@ function openStorm(urls: string[], tokens: string[], follow?: (i: number) => str
       };
     },
   );
-  return { sockets, started, allOpen, failed: () => failed, types };
+  return {
+    sockets,
+    started,
+    allOpen,
+    failed: () => failed,
+    types,
+    bytesByType,
+    follows: follow !== undefined,
+  };
 }
 
 function closeAll(sockets: StormSocket[]) {
@@ -134,12 +146,32 @@ function closeAll(sockets: StormSocket[]) {
   }
 }
 
-/** The baseline: `servers` bare Bun WebSocket processes taking the same storm, accept queue `backlog`. */
-async function bareStorm(servers: number, tokens: string[], backlog: number) {
+/** Storm client `i` follows SUBSCRIBE other storm users, spread evenly. */
+function followOf(ids: string[]) {
+  return (i: number) => Array.from({ length: SUBSCRIBE }, (_, k) => ids[(i + 1 + k * 97) % ids.length]!);
+}
+
+/**
+ * A baseline: `servers` processes taking the same storm, accept queue `backlog`. `bare`: bare Bun
+ * WebSocket servers that send nothing (the issue's baseline). `floor`: the protocol floor
+ * (bench/presence-floor-server.ts), an in-memory server sending what the protocol promises each
+ * client, whose clients subscribe to `follow(i)` as HIVE's do.
+ */
+async function baselineStorm(
+  kind: 'bare' | 'floor',
+  servers: number,
+  tokens: string[],
+  backlog: number,
+  follow?: (i: number) => string[],
+) {
   const bare: Child[] = [];
+  const script = kind === 'bare' ? 'bench/presence-bare-server.ts' : 'bench/presence-floor-server.ts';
   for (let i = 0; i < servers; i++)
     bare.push(
-      await spawn([process.execPath, 'bench/presence-bare-server.ts'], { BARE_BACKLOG: String(backlog) }),
+      await spawn([process.execPath, script], {
+        BARE_BACKLOG: String(backlog),
+        FLOOR_BACKLOG: String(backlog),
+      }),
     );
   // The same /health poller as for HIVE, from its own process, while the storm opens.
   const outPath = `/tmp/presence-bench-bare-health-${process.pid}.json`;
@@ -160,34 +192,48 @@ async function bareStorm(servers: number, tokens: string[], backlog: number) {
   const storm = openStorm(
     bare.map((b) => `ws://127.0.0.1:${b.port}`),
     tokens,
+    kind === 'floor' ? follow : undefined,
   );
   const opened = await storm.allOpen;
   const cpu = meter.stop();
   poller.proc.kill('SIGTERM');
   await poller.proc.exited;
   const health = summarise((JSON.parse(readFileSync(outPath, 'utf8')) as { health: number[] }).health);
+  // The floor's batches and broadcasts for the storm's last second go out after the last open:
+  // its CPU and RSS are also read once they have (its tick is 1 s, its broadcasts every 2 s).
+  if (kind === 'floor') await Bun.sleep(2_500);
+  const cpuSettled = meter.stop();
   const rss = bare.map((b) => rssMb(b.proc));
+  const peakRss = bare.map((b) => rssMb(b.proc, true));
+  const frames = {
+    frames: storm.types,
+    bytes: summarise(storm.sockets.map((s) => s.bytes / 1024)),
+    framesPerClient: summarise(storm.sockets.map((s) => s.frames)),
+    unanswered: storm.follows ? storm.sockets.filter((s) => !s.answered).length : 0,
+  };
   closeAll(storm.sockets);
   for (const b of bare) b.proc.kill();
   await Promise.all(bare.map((b) => b.proc.exited));
   await Bun.sleep(500); // let the client release its closed sockets before the next storm
   log(
-    `bare ×${servers} (backlog ${backlog})`,
+    `${kind} ×${servers} (backlog ${backlog})`,
     opened.rate,
     'sockets/s',
     JSON.stringify({
       cpu,
       health,
+      ...(kind === 'floor' ? { cpuSettled, rss, peakRss, ...frames } : {}),
       connectWait: opened.connectWait,
       waitedOver1s: opened.waitedOver1s,
       listenOverflows: opened.listenOverflows,
       synRetrans: opened.synRetrans,
     }),
   );
-  return { ...opened, failed: storm.failed(), rss, cpu, health };
+  return { ...opened, failed: storm.failed(), rss, peakRss, cpu, cpuSettled, health, ...frames };
 }
 
 type StormFigures = Awaited<ReturnType<typeof hiveStorm>>;
+type BaselineFigures = Awaited<ReturnType<typeof baselineStorm>>;
 
 /** The storm against HIVE on `servers`, with probes, /health and the close burst measured. */
 async function hiveStorm(
@@ -212,8 +258,7 @@ async function hiveStorm(
   );
   const prober = await spawn([process.execPath, 'bench/presence-probe-server.ts', configPath], {});
   const n = storm.ids.length;
-  // Each client follows SUBSCRIBE other storm users, spread evenly.
-  const follow = (i: number) => Array.from({ length: SUBSCRIBE }, (_, k) => storm.ids[(i + 1 + k * 97) % n]!);
+  const follow = followOf(storm.ids);
   // Where the CPU went from the first socket until the database caught up.
   const meter = cpuMeter({
     hive: () => servers.map((s) => s.proc.pid),
@@ -242,6 +287,8 @@ async function hiveStorm(
   const bytes = summarise(run.sockets.map((s) => s.bytes / 1024));
   const frames = summarise(run.sockets.map((s) => s.frames));
   const rss = servers.map((s) => rssMb(s.proc));
+  /** Since the process started: one-instance storms are the first each server takes. */
+  const peakRss = servers.map((s) => rssMb(s.proc, true));
   const closedByServer = run.sockets.filter((s) => s.closedWith !== undefined).length;
   const probeLatency = summarise(
     out.probes.filter((p) => p.openedAt && p.committedAt).map((p) => p.committedAt! - p.openedAt!),
@@ -265,6 +312,7 @@ async function hiveStorm(
     bytes,
     frames,
     rss,
+    peakRss,
     closedByServer,
     // Every storm client subscribed on opening: each must have had its answer by the end.
     unansweredAtEnd: run.sockets.filter((s) => !s.answered).length,
@@ -272,6 +320,7 @@ async function hiveStorm(
     cpuOpen,
     cpu,
     framesByType: run.types,
+    bytesByType: run.bytesByType,
   };
   log('storm', JSON.stringify(figures));
   return figures;
@@ -312,10 +361,11 @@ async function propagation(
 
 function stormTable(
   one: StormFigures,
-  bareOne: Awaited<ReturnType<typeof bareStorm>>,
+  bareOne: BaselineFigures,
   two: StormFigures,
-  bareTwo: Awaited<ReturnType<typeof bareStorm>>,
-  bareShipped: Awaited<ReturnType<typeof bareStorm>>,
+  bareTwo: BaselineFigures,
+  bareShipped: BaselineFigures,
+  floorOne: BaselineFigures,
 ) {
   const half = (USERS / 2).toLocaleString('en');
   const opened = (f: { openS: number; rate: number }) => `${round(f.openS, 2)} s (${f.rate}/s)`;
@@ -368,6 +418,15 @@ function stormTable(
         '—',
         '—',
         `earlier rounds' baseline (HIVE here ${round(one.rate / bareShipped.rate, 2)}× of it)`,
+      ],
+      [
+        'the protocol floor, 1 process (bench/presence-floor-server.ts: in memory, the same frames as HIVE sends, no database, Redis or Elysia): sockets opened; CPU until all open / until its last batch; GET /health p50 / p99 / max (ms); received per client, median / max; RSS after its last batch, and its peak (MB)',
+        '—',
+        '—',
+        `${opened(floorOne)}; ${floorOne.cpu.server} / ${floorOne.cpuSettled.server} s; ${ms(floorOne.health)}; ${round(floorOne.bytes.p50, 1)} / ${round(floorOne.bytes.max, 1)} KiB, ${floorOne.framesPerClient.p50} / ${floorOne.framesPerClient.max} frames; ${floorOne.rss.join(' ')}, peak ${floorOne.peakRss.join(' ')} MB`,
+        '—',
+        '—',
+        `what the protocol's traffic alone allows: ${round(floorOne.rate / bareOne.rate, 2)}× bare (HIVE ${round(one.rate / floorOne.rate, 2)}× of it)`,
       ],
       [
         'database caught up after the last socket opened',
@@ -442,10 +501,10 @@ function stormTable(
         '—',
       ],
       [
-        'server RSS at N connections (MB)',
+        'server RSS at N connections (MB); in the one-process runs, the peak since the process started',
         '218',
-        one.rss.join(' '),
-        bareOne.rss.join(' '),
+        `${one.rss.join(' ')}; peak ${one.peakRss.join(' ')}`,
+        `${bareOne.rss.join(' ')}; peak ${bareOne.peakRss.join(' ')}`,
         two.rss.join(' + '),
         bareTwo.rss.join(' + '),
         '≤ 300 per instance',
@@ -476,9 +535,11 @@ try {
   const watcherToken = tokens.at(-1)!;
   log(`users: ${ids.length}`);
 
-  const bareOne = await bareStorm(1, storm.tokens, BACKLOG);
+  const bareOne = await baselineStorm('bare', 1, storm.tokens, BACKLOG);
   // Earlier rounds' baseline: Bun as it ships, whose queue of 512 drops part of the storm.
-  const bareShipped = BACKLOG === 512 ? bareOne : await bareStorm(1, storm.tokens, 512);
+  const bareShipped = BACKLOG === 512 ? bareOne : await baselineStorm('bare', 1, storm.tokens, 512);
+  // What the protocol's traffic alone costs: the same storm and subscriptions, nothing of HIVE's.
+  const floorOne = await baselineStorm('floor', 1, storm.tokens, BACKLOG, followOf(storm.ids));
   loads.push(os.loadavg()[0]!);
   const one = await hiveStorm([a], sql, storm, pick(USERS, PROBES));
   loads.push(os.loadavg()[0]!);
@@ -492,11 +553,11 @@ try {
   }
   const b = await spawn(hiveCommand(CPU_PROF_DIR), scratch.serverEnv);
   children.push(b);
-  const bareTwo = await bareStorm(2, storm.tokens, BACKLOG);
+  const bareTwo = await baselineStorm('bare', 2, storm.tokens, BACKLOG);
   const two = await hiveStorm([a, b], sql, storm, pick(USERS + PROBES, PROBES));
   loads.push(os.loadavg()[0]!);
   sections.push(
-    `#### Connect storm: ${USERS.toLocaleString('en')} distinct users at once, each following ${SUBSCRIBE} others (grace ${GRACE_MS / 1000} s)\n\n${stormTable(one, bareOne, two, bareTwo, bareShipped)}`,
+    `#### Connect storm: ${USERS.toLocaleString('en')} distinct users at once, each following ${SUBSCRIBE} others (grace ${GRACE_MS / 1000} s)\n\n${stormTable(one, bareOne, two, bareTwo, bareShipped, floorOne)}`,
   );
 
   const [wsA, wsB] = [a, b].map((s) => `ws://127.0.0.1:${s.port}`);
