@@ -160,6 +160,11 @@ export function cpuMeter(groups: Record<string, () => number[]>) {
  * environment of a HIVE process on them.
  */
 export async function createScratch(extraEnv: Record<string, string> = {}) {
+  // Above info, HIVE never prints the "listening" line and the bench would wait 30 s for it.
+  if (/^(warn|error)$/.test(process.env.BENCH_LOG_LEVEL ?? ''))
+    throw new Error(
+      'BENCH_LOG_LEVEL must be info or debug: the bench reads the port from the "listening" line',
+    );
   const scratch = await createScratchDatabase(ADMIN_URL, 'presencebench');
   const dbUrl = scratch.url;
   const prefix = `hive-bench:${Date.now().toString(36)}:`;
