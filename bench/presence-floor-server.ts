@@ -3,7 +3,7 @@
  * presence protocol promises it, so the storm's figures can be split into what the protocol's
  * traffic costs (this server, and the storm's client reading it) and what HIVE adds (the
  * database, Redis, Elysia, the outbox, metrics, logs). Run as its own process like HIVE and the
- * bare server, with the same accept queue (FLOOR_BACKLOG). Everything lives in memory:
+ * bare server, with the same accept queue (FLOOR_BACKLOG) and the bench's JWT_SECRET. Everything lives in memory:
  * - the upgrade checks the token's HMAC (no account read) and takes the user id from it;
  * - `open`: the user is online, the socket gets `presence_count`;
  * - `presence_subscribe`: answered with `presence_subscribed` (each user's status), and the
@@ -13,8 +13,13 @@
  *   `dashboard_summary` of a real one's size to every socket (HIVE's storm spacing).
  * Frames have HIVE's shapes and sizes (`{"type":…,"data":…}`, the same status fields). Prints its port.
  */
+// A deep import, as in presence-bare-server.ts: src/toolkit.ts would also load the database
+// modules, and a baseline should carry nothing it does not use.
 import { raiseListenBacklog } from '../src/lib/listen-backlog';
-import { JWT_SECRET } from './presence-lib';
+
+/** The bench's signing secret (presence-lib.ts), passed in rather than imported with its modules. */
+const JWT_SECRET = process.env.JWT_SECRET ?? '';
+if (!JWT_SECRET) throw new Error('JWT_SECRET is required');
 
 interface Data {
   userId: string;

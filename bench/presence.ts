@@ -30,6 +30,7 @@ import {
   cpuMeter,
   createScratch,
   hiveCommand,
+  JWT_SECRET,
   log,
   pidsOf,
   rssMb,
@@ -171,6 +172,7 @@ async function baselineStorm(
       await spawn([process.execPath, script], {
         BARE_BACKLOG: String(backlog),
         FLOOR_BACKLOG: String(backlog),
+        JWT_SECRET,
       }),
     );
   // The same /health poller as for HIVE, from its own process, while the storm opens.
