@@ -3,7 +3,8 @@
  * on real PostgreSQL and Redis, every figure of the issue's table in one run, next to a bare
  * Bun WebSocket server taking the same storm:
  *   1. one instance, N users; 2. two instances sharing Redis, N/2 users each (baseline: two
- *   bare servers). Each storm client subscribes to `--subscribe` other users on opening, as a
+ *   bare servers). The one-instance storm also runs against the protocol floor
+ *   (bench/presence-floor-server.ts: the same frames from memory, no database or Redis). Each storm client subscribes to `--subscribe` other users on opening, as a
  *   dashboard showing that many people does. Then, in quiet time, propagation of a lone change
  *   (first connection → a subscribed client receives user_status_update), same instance and
  *   across instances.
@@ -165,10 +166,10 @@ async function baselineStorm(
   backlog: number,
   follow?: (i: number) => string[],
 ) {
-  const bare: Child[] = [];
+  const procs: Child[] = [];
   const script = kind === 'bare' ? 'bench/presence-bare-server.ts' : 'bench/presence-floor-server.ts';
   for (let i = 0; i < servers; i++)
-    bare.push(
+    procs.push(
       await spawn([process.execPath, script], {
         BARE_BACKLOG: String(backlog),
         FLOOR_BACKLOG: String(backlog),
@@ -176,12 +177,12 @@ async function baselineStorm(
       }),
     );
   // The same /health poller as for HIVE, from its own process, while the storm opens.
-  const outPath = `/tmp/presence-bench-bare-health-${process.pid}.json`;
+  const outPath = `/tmp/presence-bench-${kind}-health-${process.pid}.json`;
   writeFileSync(
     `${outPath}.config`,
     JSON.stringify({
       wsUrls: [],
-      httpUrls: bare.map((b) => `http://127.0.0.1:${b.port}`),
+      httpUrls: procs.map((b) => `http://127.0.0.1:${b.port}`),
       probes: [],
       expectedOnline: 0,
       probeEveryMs: PROBE_EVERY_MS,
@@ -189,10 +190,10 @@ async function baselineStorm(
     }),
   );
   const poller = await spawn([process.execPath, 'bench/presence-probe-server.ts', `${outPath}.config`], {});
-  const meter = cpuMeter({ server: () => bare.map((b) => b.proc.pid), clients: () => [process.pid] });
+  const meter = cpuMeter({ server: () => procs.map((b) => b.proc.pid), clients: () => [process.pid] });
   meter.start();
   const storm = openStorm(
-    bare.map((b) => `ws://127.0.0.1:${b.port}`),
+    procs.map((b) => `ws://127.0.0.1:${b.port}`),
     tokens,
     kind === 'floor' ? follow : undefined,
   );
@@ -205,8 +206,8 @@ async function baselineStorm(
   // its CPU and RSS are also read once they have (its tick is 1 s, its broadcasts every 2 s).
   if (kind === 'floor') await Bun.sleep(2_500);
   const cpuSettled = meter.stop();
-  const rss = bare.map((b) => rssMb(b.proc));
-  const peakRss = bare.map((b) => rssMb(b.proc, true));
+  const rss = procs.map((b) => rssMb(b.proc));
+  const peakRss = procs.map((b) => rssMb(b.proc, true));
   const frames = {
     frames: storm.types,
     bytes: summarise(storm.sockets.map((s) => s.bytes / 1024)),
@@ -214,8 +215,8 @@ async function baselineStorm(
     unanswered: storm.follows ? storm.sockets.filter((s) => !s.answered).length : 0,
   };
   closeAll(storm.sockets);
-  for (const b of bare) b.proc.kill();
-  await Promise.all(bare.map((b) => b.proc.exited));
+  for (const b of procs) b.proc.kill();
+  await Promise.all(procs.map((b) => b.proc.exited));
   await Bun.sleep(500); // let the client release its closed sockets before the next storm
   log(
     `${kind} ×${servers} (backlog ${backlog})`,
