@@ -98,19 +98,9 @@ export function createUsersService(sql: Sql) {
       const flags = changes.map((c) => (c.isOnline ? 't' : 'f'));
       const ats = changes.map((c) => c.at.toISOString());
       const seqs = changes.map((c) => (c.seq === undefined ? null : String(c.seq)));
-      // Rows are locked first, in id order (`locked`): two instances' batches can share users,
-      // and an UPDATE alone locks its rows in whatever order its plan walks them (the array's
-      // for a nested loop, the table's for some hash joins; plans differ between a connection's
-      // generic and custom ones). Two batches locking shared rows in different orders deadlocked,
-      // and PostgreSQL failed one after deadlock_timeout (1 s), so its users came late.
-      // `for no key update` is the lock the UPDATE itself takes: it does not block task writes
-      // whose foreign keys check these users.
       const rows = await sql<
         { id: string; full_name: string; is_online: boolean; last_seen_at: Date | null }[]
       >`
-        with locked as (
-          select id from users where id = any(${ids}::uuid[]) order by id for no key update
-        )
         update users u
            set is_online = c.is_online,
                last_seen_at = greatest(u.last_seen_at, c.at),
@@ -118,7 +108,6 @@ export function createUsersService(sql: Sql) {
           from unnest(${ids}::uuid[], ${flags}::text[]::boolean[], ${ats}::timestamptz[], ${seqs}::bigint[])
             as c(id, is_online, at, seq)
          where u.id = c.id
-           and u.id in (select id from locked)
            and (c.seq is null or u.presence_seq is null or u.presence_seq < c.seq)
         returning u.id, u.full_name, u.is_online, u.last_seen_at`;
       return rows.map((r) => ({
