@@ -28,7 +28,7 @@ export interface PresenceEngine {
   removeInstance(): Promise<void>;
   /** Call `handler` each time the store (or the engine's thread) comes back after being lost. */
   onReconnect(handler: () => void): () => void;
-  /** Queue a transition found by reconciliation (see TransitionWriter.enqueue). */
+  /** Queue a repair found by reconciliation (see TransitionWriter.enqueue: `repair`). */
   enqueue(userId: string, isOnline: boolean, seq: number): void;
   /** Of these users, those with a change queued or being written. */
   pendingAmong(userIds: string[]): Promise<string[]>;
@@ -80,7 +80,7 @@ export function createLocalEngine(deps: LocalEngineDeps): PresenceEngine {
     onlineUsers: () => store.onlineUsers(),
     removeInstance: () => store.removeInstance(),
     onReconnect: (handler) => store.onReconnect?.(handler) ?? (() => {}),
-    enqueue: (userId, isOnline, seq) => writer.enqueue(userId, isOnline, seq),
+    enqueue: (userId, isOnline, seq) => writer.enqueue(userId, isOnline, seq, true),
     pendingAmong: async (userIds) => [...writer.pendingAmong(userIds)],
     busy: async () => writer.busy(),
     idle: (timeoutMs) => writer.idle(timeoutMs),

@@ -83,7 +83,7 @@ export function createTransitionWriter(deps: TransitionWriterDeps) {
     if (batch.length === 0) return; // everything queued is in flight: its lane flushes again
     lanesBusy += 1;
     const startedAt = performance.now();
-    deps.users.setUsersOnlineStatus(batch).then(
+    write(batch).then(
       (rows: UserStatus[]) => {
         const durationS = (performance.now() - startedAt) / 1000;
         deps.log.debug('presence batch written', {
@@ -109,6 +109,19 @@ export function createTransitionWriter(deps: TransitionWriterDeps) {
     schedule(FLUSH_NOW); // the other lane, if more is queued
   }
 
+  /**
+   * Transitions, then reconciliation's repairs, which skip rows another writer holds (they
+   * are mid-flight elsewhere: see UsersService.setUsersOnlineStatus). A skipped repair is not
+   * announced; the next reconciliation looks again.
+   */
+  async function write(batch: OnlineStatusChange[]): Promise<UserStatus[]> {
+    const transitions = batch.filter((c) => !c.repair);
+    const repairs = batch.filter((c) => c.repair);
+    const written = await deps.users.setUsersOnlineStatus(transitions);
+    if (repairs.length === 0) return written;
+    return written.concat(await deps.users.setUsersOnlineStatus(repairs, { skipLocked: true }));
+  }
+
   function finished(batch: OnlineStatusChange[], nextDelayMs: number) {
     lanesBusy -= 1;
     for (const change of batch) writing.delete(change.userId);
@@ -125,11 +138,14 @@ export function createTransitionWriter(deps: TransitionWriterDeps) {
     /**
      * Queue a user's transition. Store operations resolve out of order, so a change older
      * (by the store's sequence) than the one already queued for the user is dropped.
+     * `repair`: found by reconciliation (written only if no one else is writing the row); a
+     * transition queued for the user keeps the change a transition.
      */
-    enqueue(userId: string, isOnline: boolean, seq: number) {
+    enqueue(userId: string, isOnline: boolean, seq: number, repair = false) {
       const current = queued.get(userId);
       if (current?.seq !== undefined && current.seq > seq) return;
-      queued.set(userId, { userId, isOnline, at: new Date(), seq });
+      const stillRepair = repair && (current === undefined || current.repair === true);
+      queued.set(userId, { userId, isOnline, at: new Date(), seq, repair: stillRepair });
       schedule(FLUSH_NOW);
     },
     /** Of these users, those with a change queued or being written. */

@@ -54,6 +54,11 @@ export interface OnlineStatusChange {
    * latest state. Undefined: apply unconditionally (tools, tests).
    */
   seq?: number;
+  /**
+   * A repair found by reconciliation, not a transition: written only if no one else is
+   * writing the row (see setUsersOnlineStatus).
+   */
+  repair?: boolean;
 }
 
 export function createUsersService(sql: Sql) {
@@ -89,8 +94,19 @@ export function createUsersService(sql: Sql) {
     /**
      * The one place that writes presence into the database. Takes a batch so a connect
      * storm costs one UPDATE per flush, not one per user. Returns the rows as written.
+     *
+     * `skipLocked`: rows another transaction is writing are left alone, never waited for
+     * (reconciliation's repairs: a row being written is mid-flight, as a queued change is).
+     * Repairs of one instance overlapped another instance's batches in flight, and two
+     * UPDATEs locking shared rows in different orders deadlock: PostgreSQL failed one after
+     * deadlock_timeout (1 s) and its users came late. A statement that never waits for a row
+     * cannot close such a cycle. Locking first costs a second write per row, so transitions,
+     * which must never be skipped, go without it.
      */
-    async setUsersOnlineStatus(changes: OnlineStatusChange[]): Promise<UserStatus[]> {
+    async setUsersOnlineStatus(
+      changes: OnlineStatusChange[],
+      options: { skipLocked?: boolean } = {},
+    ): Promise<UserStatus[]> {
       if (changes.length === 0) return [];
       const ids = changes.map((c) => c.userId);
       // As 't'/'f' text: postgres.js serialises a JS boolean array as a scalar boolean
@@ -98,9 +114,16 @@ export function createUsersService(sql: Sql) {
       const flags = changes.map((c) => (c.isOnline ? 't' : 'f'));
       const ats = changes.map((c) => c.at.toISOString());
       const seqs = changes.map((c) => (c.seq === undefined ? null : String(c.seq)));
+      // `for no key update` is the lock the UPDATE itself takes: task writes checking their
+      // foreign keys against these users are not blocked by it.
+      const lockFirst = options.skipLocked
+        ? sql`with locked as (select id from users where id = any(${ids}::uuid[]) for no key update skip locked)`
+        : sql``;
+      const onlyLocked = options.skipLocked ? sql`and u.id in (select id from locked)` : sql``;
       const rows = await sql<
         { id: string; full_name: string; is_online: boolean; last_seen_at: Date | null }[]
       >`
+        ${lockFirst}
         update users u
            set is_online = c.is_online,
                last_seen_at = greatest(u.last_seen_at, c.at),
@@ -108,6 +131,7 @@ export function createUsersService(sql: Sql) {
           from unnest(${ids}::uuid[], ${flags}::text[]::boolean[], ${ats}::timestamptz[], ${seqs}::bigint[])
             as c(id, is_online, at, seq)
          where u.id = c.id
+           ${onlyLocked}
            and (c.seq is null or u.presence_seq is null or u.presence_seq < c.seq)
         returning u.id, u.full_name, u.is_online, u.last_seen_at`;
       return rows.map((r) => ({
