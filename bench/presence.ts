@@ -304,6 +304,7 @@ async function hiveStorm(
   await until(async () => (await onlineNow()) === 0, 60_000, 'everyone offline', 5);
   const allOfflineS = (wallNow() - closedAt) / 1000;
   await Bun.sleep(500);
+  const unanswered = run.sockets.map((s, i) => ({ s, i })).filter(({ s }) => !s.answered);
   const figures = {
     ...opened,
     failed: run.failed(),
@@ -318,7 +319,10 @@ async function hiveStorm(
     peakRss,
     closedByServer,
     // Every storm client subscribed on opening: each must have had its answer by the end.
-    unansweredAtEnd: run.sockets.filter((s) => !s.answered).length,
+    unansweredAtEnd: unanswered.length,
+    ...(unanswered.length > 0
+      ? { unansweredDetail: describeUnanswered(unanswered, servers.length, run.started) }
+      : {}),
     allOfflineS,
     cpuOpen,
     cpu,
@@ -327,6 +331,24 @@ async function hiveStorm(
   };
   log('storm', JSON.stringify(figures));
   return figures;
+}
+
+/**
+ * Storm clients left without their `presence_subscribed`: on which instance (client `i` used
+ * `urls[i % instances]`), how many got no frame at all, and when they opened (s after the
+ * storm began), to tell a lost answer from a late one (seen twice in two-instance runs on
+ * 2026-11-30: 585 and 427 clients, not reproduced in the next runs).
+ */
+function describeUnanswered(unanswered: { s: StormSocket; i: number }[], instances: number, started: number) {
+  return {
+    byInstance: Array.from(
+      { length: instances },
+      (_, k) => unanswered.filter(({ i }) => i % instances === k).length,
+    ),
+    withoutFrames: unanswered.filter(({ s }) => s.frames === 0).length,
+    framesReceived: summarise(unanswered.map(({ s }) => s.frames)),
+    openedAfterS: summarise(unanswered.map(({ s }) => (s.openedAt - started) / 1000)),
+  };
 }
 
 /** First connection of a fresh user → a watcher subscribed to it receives user_status_update. */
