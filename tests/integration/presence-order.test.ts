@@ -179,4 +179,19 @@ describe.skipIf(!REAL_DB)('repairs next to writes in flight (real PostgreSQL)', 
     expect(announced.map((u) => u.user_id)).toContain(moving!);
     expect(await onlineAmong([repaired!, held!, moving!])).toBe(2);
   });
+
+  test('when only the repairs fail, the transitions written with them are still announced', async () => {
+    const [moving] = await newUsers('partial', 1);
+    const announced: string[] = [];
+    const writer = createTransitionWriter({
+      users,
+      written: (changes) => announced.push(...changes.map((c) => c.user.user_id)),
+      log: silentLogger,
+    });
+    // A repair PostgreSQL refuses (no such uuid can be cast) shares the batch with a transition.
+    writer.enqueue('not-a-uuid', false, 1, true);
+    writer.enqueue(moving!, true, 1);
+    await waitFor(() => announced.includes(moving!), { what: 'the transition announced' });
+    expect(await onlineAmong([moving!])).toBe(1);
+  });
 });

@@ -84,7 +84,7 @@ export function createTransitionWriter(deps: TransitionWriterDeps) {
     lanesBusy += 1;
     const startedAt = performance.now();
     write(batch).then(
-      (rows: UserStatus[]) => {
+      ({ rows, unwritten }) => {
         const durationS = (performance.now() - startedAt) / 1000;
         deps.log.debug('presence batch written', {
           users: batch.length,
@@ -92,34 +92,44 @@ export function createTransitionWriter(deps: TransitionWriterDeps) {
         });
         // Send the next batch to the database before announcing this one, so the next write
         // never waits behind fan-out.
-        finished(batch, FLUSH_NOW);
+        if (unwritten) retryLater(batch, unwritten.changes, unwritten.err);
+        else finished(batch, FLUSH_NOW);
         const seqOf = new Map(batch.map((c) => [c.userId, c.seq ?? 0]));
         deps.written(
           rows.map((user) => ({ user, seq: seqOf.get(user.user_id) ?? 0 })),
           durationS,
         );
       },
-      (err) => {
-        deps.log.warn('presence write failed; retrying', { err, users: batch.length });
-        // Put back what no newer change has replaced, and try again shortly.
-        for (const change of batch) if (!queued.has(change.userId)) queued.set(change.userId, change);
-        finished(batch, RETRY_AFTER_DB_ERROR_MS);
-      },
+      (err) => retryLater(batch, batch, err),
     );
     schedule(FLUSH_NOW); // the other lane, if more is queued
   }
 
+  /** Put back what of `unwritten` no newer change has replaced, and try again shortly. */
+  function retryLater(batch: OnlineStatusChange[], unwritten: OnlineStatusChange[], err: unknown) {
+    deps.log.warn('presence write failed; retrying', { err, users: unwritten.length });
+    for (const change of unwritten) if (!queued.has(change.userId)) queued.set(change.userId, change);
+    finished(batch, RETRY_AFTER_DB_ERROR_MS);
+  }
+
   /**
    * Transitions, then reconciliation's repairs, which skip rows another writer holds (they
-   * are mid-flight elsewhere: see UsersService.setUsersOnlineStatus). A skipped repair is not
-   * announced; the next reconciliation looks again.
+   * are mid-flight elsewhere: see UsersService.setUsersOnlineStatus; a skipped repair is not
+   * announced, and the next reconciliation looks again). Two statements: when only the
+   * repairs fail, the written transitions are still announced and the repairs alone retried.
    */
-  async function write(batch: OnlineStatusChange[]): Promise<UserStatus[]> {
+  async function write(
+    batch: OnlineStatusChange[],
+  ): Promise<{ rows: UserStatus[]; unwritten?: { changes: OnlineStatusChange[]; err: unknown } }> {
     const transitions = batch.filter((c) => !c.repair);
     const repairs = batch.filter((c) => c.repair);
-    const written = await deps.users.setUsersOnlineStatus(transitions);
-    if (repairs.length === 0) return written;
-    return written.concat(await deps.users.setUsersOnlineStatus(repairs, { skipLocked: true }));
+    const rows = await deps.users.setUsersOnlineStatus(transitions);
+    if (repairs.length === 0) return { rows };
+    try {
+      return { rows: rows.concat(await deps.users.setUsersOnlineStatus(repairs, { skipLocked: true })) };
+    } catch (err) {
+      return { rows, unwritten: { changes: repairs, err } };
+    }
   }
 
   function finished(batch: OnlineStatusChange[], nextDelayMs: number) {
