@@ -4,10 +4,11 @@
  * Bun WebSocket server taking the same storm:
  *   1. one instance, N users; 2. two instances sharing Redis, N/2 users each (baseline: two
  *   bare servers). The one-instance storm also runs against the protocol floor
- *   (bench/presence-floor-server.ts: the same frames from memory, no database or Redis). Each storm client subscribes to `--subscribe` other users on opening, as a
- *   dashboard showing that many people does. Then, in quiet time, propagation of a lone change
- *   (first connection → a subscribed client receives user_status_update), same instance and
- *   across instances.
+ *   (bench/presence-floor-server.ts: the same frames from memory, no database or Redis).
+ *   Each storm client subscribes to `--subscribe` other users on opening, as a dashboard
+ *   showing that many people does. Then, in quiet time, propagation of a lone change (first
+ *   connection → a subscribed client receives user_status_update), same instance and across
+ *   instances.
  * A child process (bench/presence-probe-server.ts) measures what a user sees during the storm:
  * probe users connecting meanwhile (open → committed row), GET /health, and when the database
  * caught up.
@@ -70,9 +71,7 @@ interface StormSocket {
   bytes: number;
   closedWith?: number;
   closing?: boolean;
-  /** Got its `presence_subscribed` answer. */
-  answered?: boolean;
-  /** When (wall clock, ms). */
+  /** When its `presence_subscribed` answer came (wall clock, ms); undefined: not yet. */
   answeredAt?: number;
 }
 
@@ -102,10 +101,7 @@ function openStorm(urls: string[], tokens: string[], follow?: (i: number) => str
       const head = typeof e.data === 'string' ? e.data.slice(0, 40) : '';
       const type = /"type":"(\w+)"/.exec(head)?.[1] ?? 'other';
       types[type] = (types[type] ?? 0) + 1;
-      if (type === 'presence_subscribed' && !s.answered) {
-        s.answered = true;
-        s.answeredAt = wallNow();
-      }
+      if (type === 'presence_subscribed') s.answeredAt ??= wallNow();
       const size = typeof e.data === 'string' ? e.data.length : (e.data as ArrayBuffer).byteLength;
       s.bytes += size;
       bytesByType[type] = (bytesByType[type] ?? 0) + size;
@@ -217,7 +213,7 @@ async function baselineStorm(
     frames: storm.types,
     bytes: summarise(storm.sockets.map((s) => s.bytes / 1024)),
     framesPerClient: summarise(storm.sockets.map((s) => s.frames)),
-    unanswered: storm.follows ? storm.sockets.filter((s) => !s.answered).length : 0,
+    unanswered: storm.follows ? storm.sockets.filter((s) => s.answeredAt === undefined).length : 0,
   };
   closeAll(storm.sockets);
   for (const b of procs) b.proc.kill();
@@ -306,7 +302,8 @@ async function hiveStorm(
   await until(async () => (await onlineNow()) === n, 30_000, 'only the storm online', 20);
   // A late answer is not a lost one: wait up to 30 s for the last, and say when it came.
   const answerDeadline = wallNow() + 30_000;
-  while (run.sockets.some((s) => !s.answered) && wallNow() < answerDeadline) await Bun.sleep(20);
+  while (run.sockets.some((s) => s.answeredAt === undefined) && wallNow() < answerDeadline)
+    await Bun.sleep(20);
   const answeredAt = run.sockets.filter((s) => s.answeredAt !== undefined).map((s) => s.answeredAt!);
   const lastAnswerAfterLastOpenS = (Math.max(...answeredAt) - opened.lastOpen) / 1000;
   const closedAt = wallNow();
@@ -314,7 +311,7 @@ async function hiveStorm(
   await until(async () => (await onlineNow()) === 0, 60_000, 'everyone offline', 5);
   const allOfflineS = (wallNow() - closedAt) / 1000;
   await Bun.sleep(500);
-  const unanswered = run.sockets.map((s, i) => ({ s, i })).filter(({ s }) => !s.answered);
+  const unanswered = run.sockets.map((s, i) => ({ s, i })).filter(({ s }) => s.answeredAt === undefined);
   const figures = {
     ...opened,
     failed: run.failed(),
