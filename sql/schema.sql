@@ -567,6 +567,35 @@ begin
 end;
 $$;
 
+CREATE FUNCTION public.users__notify_account() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+declare
+  n integer := coalesce(nullif(current_setting('hive.account_notices', true), ''), '0')::integer + 1;
+begin
+  perform set_config('hive.account_notices', n::text, true);
+  if n > 1000 then
+    -- Repeated identical payloads in one transaction are sent once.
+    perform pg_notify('hive_accounts', 'reset');
+  elsif tg_op = 'DELETE' then
+    perform pg_notify('hive_accounts', 'd:' || old.id);
+  else
+    perform pg_notify('hive_accounts',
+      'a:' || new.id || ':' || new.token_version || ':' || new.role || ':' || new.is_active::int);
+  end if;
+  return null;
+end;
+$$;
+
+CREATE FUNCTION public.users__notify_accounts_reset() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+begin
+  perform pg_notify('hive_accounts', 'reset');
+  return null;
+end;
+$$;
+
 CREATE FUNCTION public.users__touch_updated_at() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -728,6 +757,12 @@ CREATE TRIGGER _500_users_count_insert AFTER INSERT ON public.users REFERENCING 
 CREATE TRIGGER _500_users_count_truncate AFTER TRUNCATE ON public.users FOR EACH STATEMENT EXECUTE FUNCTION public.users__count_truncate();
 
 CREATE TRIGGER _500_users_count_update AFTER UPDATE ON public.users REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.users__count_changes();
+
+CREATE TRIGGER _600_users_account_notify_delete AFTER DELETE ON public.users FOR EACH ROW EXECUTE FUNCTION public.users__notify_account();
+
+CREATE TRIGGER _600_users_account_notify_truncate AFTER TRUNCATE ON public.users FOR EACH STATEMENT EXECUTE FUNCTION public.users__notify_accounts_reset();
+
+CREATE TRIGGER _600_users_account_notify_update AFTER UPDATE OF password_hash, role, is_active, token_version ON public.users FOR EACH ROW WHEN (((old.token_version IS DISTINCT FROM new.token_version) OR (old.role IS DISTINCT FROM new.role) OR (old.is_active IS DISTINCT FROM new.is_active))) EXECUTE FUNCTION public.users__notify_account();
 
 ALTER TABLE ONLY public.tasks
     ADD CONSTRAINT tasks_assignee_fkey FOREIGN KEY (assignee_id) REFERENCES public.users(id) ON DELETE SET NULL;
