@@ -10,6 +10,7 @@ import { raiseListenBacklog } from './lib/listen-backlog';
 import { createLogger, type Logger } from './lib/logger';
 import { type ConnectionStatus, closeRedis, connectRedis, createRedis, type RedisRole } from './lib/redis';
 import { createAuthFeature } from './modules/auth';
+import { createAccountFeedFeature } from './modules/auth/account-feed';
 import { createAccountCache } from './modules/auth/accounts';
 import { passwordGate } from './modules/auth/passwords';
 import { createSessionsFeature } from './modules/auth/sessions';
@@ -75,6 +76,13 @@ async function connectBus(config: Config, instanceId: string, log: Logger, clean
  */
 function createFeatures(rt: Runtime) {
   return [
+    createAccountFeedFeature({
+      sql: rt.sql,
+      accounts: rt.tokens.accounts,
+      instanceId: rt.instanceId,
+      embedded: rt.embedded,
+      log: rt.log.child({ feature: 'account-feed' }),
+    }),
     createAuthFeature(rt),
     createUsersFeature(rt),
     createTasksFeature(rt),

@@ -18,6 +18,8 @@ interface InstanceSource {
   redisConnections: ReadonlyMap<ConnectionStatus, RedisRole>;
   /** The argon2 gate (src/modules/auth/passwords.ts), passed in: src/http does not import features. */
   passwordGate: WorkGate;
+  /** The account cache (src/modules/auth/accounts.ts), by the two readings a scrape takes. */
+  accounts: { feed: { live(): boolean }; rowsRead(): number };
 }
 const sources = new Set<InstanceSource>();
 
@@ -65,6 +67,26 @@ function registerInstanceGauges() {
         for (const [client, role] of s.redisConnections)
           up.set(role, (up.get(role) ?? true) && client.status === 'ready');
       for (const [role, ready] of up) this.set({ connection: role }, ready ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'hive_account_feed_live',
+    help: 'Instances whose account cache is kept current by NOTIFY (migration 0021), so known accounts are checked without a read',
+    registers: [registry],
+    collect() {
+      let live = 0;
+      for (const s of sources) if (s.accounts.feed.live()) live += 1;
+      this.set(live);
+    },
+  });
+  new Gauge({
+    name: 'hive_account_rows_read',
+    help: 'Account rows read from the database for token checks since start (cache misses and the socket sweep)',
+    registers: [registry],
+    collect() {
+      let rows = 0;
+      for (const s of sources) rows += s.accounts.rowsRead();
+      this.set(rows);
     },
   });
   registerDatabaseGauges();
@@ -177,7 +199,7 @@ function sameSecret(given: string, expected: string): boolean {
  * sidecar or node agent), so a default install does not show its internals to the network.
  */
 export function createMetricsFeature(
-  rt: Pick<Runtime, 'config' | 'hub' | 'sql' | 'redisConnections'>,
+  rt: Pick<Runtime, 'config' | 'hub' | 'sql' | 'redisConnections' | 'tokens'>,
   passwordGate: WorkGate,
 ) {
   const source: InstanceSource = {
@@ -185,6 +207,7 @@ export function createMetricsFeature(
     sql: rt.sql,
     redisConnections: rt.redisConnections,
     passwordGate,
+    accounts: rt.tokens.accounts,
   };
   const token = rt.config.metricsToken;
   const routes = new Elysia({ name: 'hive.metrics-route', tags: ['operations'] }).get(
