@@ -8,9 +8,10 @@ import type { AccountCache, AccountState } from './accounts';
 /**
  * How often each instance checks the accounts behind its open sockets. With the check's own
  * query time this closes a revoked session's sockets well within the contract's 5 s, on
- * every instance, whether the account was changed through the API or in psql (no NOTIFY or
- * bus message needed, so nothing is lost in a Redis or LISTEN outage). One query per tick for
- * all connected accounts: ~10 ms at 10,000 of them, every 2 s.
+ * every instance, whether the account was changed through the API or in psql, even while the
+ * account feed (./account-feed.ts) is down: one query per tick for the connected accounts the
+ * feed does not keep (~10 ms at 10,000 of them). With the feed live, the tick reads nothing,
+ * and each change it announces runs a check at once.
  */
 export const SESSION_SWEEP_MS = 2_000;
 
@@ -32,10 +33,13 @@ export function createSessionsFeature(deps: {
   const { hub, accounts, log } = deps;
   let timer: ReturnType<typeof setInterval> | undefined;
   let running = false;
+  let again = false;
+  let unsubscribe: (() => void) | undefined;
 
   async function sweep(): Promise<void> {
     if (running || hub.size() === 0) return;
     running = true;
+    again = false;
     try {
       const sockets = [...hub.all()];
       const states = await accounts.readMany([...new Set(sockets.map((s) => s.userId))]);
@@ -49,16 +53,27 @@ export function createSessionsFeature(deps: {
       log.warn('session check failed; will retry', { err });
     } finally {
       running = false;
+      if (again) void sweep();
     }
+  }
+
+  /** Check now, or right after the check in progress (which may have read the state before the change). */
+  function sweepSoon(): void {
+    if (running) again = true;
+    else void sweep();
   }
 
   return {
     name: 'sessions',
     start() {
       timer = setInterval(sweep, SESSION_SWEEP_MS);
+      // A change the account feed announced is checked at once: with the feed live the sweep
+      // reads nothing, so a revoked session's sockets close within milliseconds.
+      unsubscribe = accounts.onChange(sweepSoon);
     },
     stop() {
       clearInterval(timer);
+      unsubscribe?.();
     },
   };
 }
