@@ -3,6 +3,7 @@ import { Elysia, t } from 'elysia';
 import { errorBody } from '../http/error-body';
 import { UnauthorizedError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
+import { slicedQueue } from '../lib/slices';
 import {
   CLIENT_FRAME_TYPES,
   type CloseCode,
@@ -192,12 +193,22 @@ function answer(conn: LiveConnection, message: unknown, deps: WsRouteDeps): void
   });
 }
 
+/**
+ * Upgrades go on in slices (src/lib/slices.ts), with the loop turning in between. An account
+ * the feed keeps is checked from memory, so without this a storm's upgrades would all run in
+ * the I/O phase that read them: with 10,000 sockets arriving, turns of a second, and every
+ * other request (`/health`, a task update) waiting behind them (bench/RESULTS.md, round eleven).
+ */
+const upgrades = slicedQueue((resume: () => void) => resume());
+const upgradeTurn = () => new Promise<void>((resume) => upgrades.push(resume));
+
 /** The user a `?token=` names, or the contract's 401 (thrown, for the global error mapper). */
 async function authenticate(deps: WsRouteDeps, token: unknown): Promise<SocketUser> {
   if (typeof token !== 'string' || !token)
     throw new UnauthorizedError('Missing access token; connect to /ws?token=<access_token>.');
   const user = await deps.verifyToken(token);
   if (!user) throw new UnauthorizedError('The access token is invalid or has expired.', 'invalid_token');
+  await upgradeTurn();
   return user;
 }
 
