@@ -14,10 +14,14 @@
  * caught up.
  *
  *   bun bench/presence.ts [--users 10000] [--subscribe 50] [--probes 200] [--samples 200]
- *                         [--backlog 4096] [--cpu-prof] [--write] [--one [--again]]
+ *                         [--backlog 4096] [--cpu-prof] [--write] [--one [--again]] [--new-accounts]
  * --backlog: the accept queue of HIVE (LISTEN_BACKLOG) and of the bare baseline alike; the bare
  * server is also run once with Bun's own queue of 512, as earlier rounds measured it.
  * --cpu-prof: run HIVE under Bun's CPU profiler (profiles in /tmp/hive-bench-cpu-prof).
+ * --new-accounts: create the users after HIVE started, so it has never seen them and reads
+ * each account once at its upgrade (a team imported minutes before). By default they exist
+ * before HIVE starts, as a team that comes in on Monday does: HIVE preloads them (the account
+ * feed, src/modules/auth/account-feed.ts).
  * Env: BENCH_DATABASE_URL, BENCH_REDIS_URL (local defaults). A scratch database and a unique
  * Redis prefix are created and removed. BENCH_BUN_FLAGS (e.g. `--smol`) and BENCH_HIVE_ENV
  * (`NAME=value …`, e.g. `MIMALLOC_PURGE_DELAY=-1`) apply to the HIVE processes only, to compare
@@ -26,6 +30,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import postgres from 'postgres';
+import { runMigrations, silentLogger } from '../src/toolkit';
 import { numberArg, round, runHeader, summarise, table, writeResultsSection } from './lib';
 import {
   type Child,
@@ -58,6 +63,7 @@ const ONE_ONLY = process.argv.includes('--one');
  * process pays ~1 s of JIT compiler CPU on the same two cores).
  */
 const AGAIN = process.argv.includes('--again');
+const NEW_ACCOUNTS = process.argv.includes('--new-accounts');
 /** A new probe user connects this often while the storm is being written. */
 const PROBE_EVERY_MS = 10;
 
@@ -557,10 +563,20 @@ const children: Child[] = [];
 const sections: string[] = [];
 const loads: number[] = [];
 try {
+  const sql = postgres(scratch.dbUrl, { max: 4, onnotice: () => {} });
+  const userCount = USERS + 2 * PROBES + 2 * SAMPLES + 1;
+  if (!NEW_ACCOUNTS) {
+    await runMigrations(scratch.dbUrl, silentLogger);
+    await scratch.createUsers(sql, userCount);
+  }
   const a = await spawn(hiveCommand(CPU_PROF_DIR), scratch.serverEnv);
   children.push(a);
-  const sql = postgres(scratch.dbUrl, { max: 4, onnotice: () => {} });
-  const ids = await scratch.createUsers(sql, USERS + 2 * PROBES + 2 * SAMPLES + 1);
+  const ids = NEW_ACCOUNTS
+    ? await scratch.createUsers(sql, userCount)
+    : (await sql<{ id: string }[]>`select id from users order by full_name`).map((r) => r.id);
+  log(
+    `accounts: ${NEW_ACCOUNTS ? 'created after HIVE started (never seen)' : 'existing before HIVE started'}`,
+  );
   const tokens = ids.map(signToken);
   const pick = (from: number, count: number) =>
     ids.slice(from, from + count).map((id, i) => ({ id, token: tokens[from + i]! }));
