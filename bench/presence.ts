@@ -246,6 +246,16 @@ type StormFigures = Awaited<ReturnType<typeof hiveStorm>>;
 type BaselineFigures = Awaited<ReturnType<typeof baselineStorm>>;
 
 /** The storm against HIVE on `servers`, with probes, /health and the close burst measured. */
+/** `hive_account_rows_read` summed over the servers (from /metrics; loopback may read it). */
+async function accountRowsRead(servers: Child[]): Promise<number> {
+  let rows = 0;
+  for (const s of servers) {
+    const text = await (await fetch(`http://127.0.0.1:${s.port}/metrics`)).text();
+    rows += Number(/^hive_account_rows_read (\d+)/m.exec(text)?.[1] ?? Number.NaN);
+  }
+  return rows;
+}
+
 async function hiveStorm(
   servers: Child[],
   sql: postgres.Sql,
@@ -276,6 +286,7 @@ async function hiveStorm(
     redis: () => pidsOf('redis-server'),
     clients: () => [process.pid, prober.proc.pid],
   });
+  const rowsBefore = await accountRowsRead(servers);
   meter.start();
   const run = openStorm(
     servers.map((s) => `ws://127.0.0.1:${s.port}`),
@@ -284,6 +295,8 @@ async function hiveStorm(
   );
   const opened = await run.allOpen;
   const cpuOpen = meter.stop();
+  /** Account rows HIVE read for token checks while the storm opened (0 when all were known). */
+  const accountRowsReadInStorm = (await accountRowsRead(servers)) - rowsBefore;
   await prober.proc.exited;
   const cpu = meter.stop();
   const out = JSON.parse(readFileSync(outPath, 'utf8')) as {
@@ -324,6 +337,7 @@ async function hiveStorm(
     /** Probe sockets that never opened (reported, and left out of "caught up"). */
     failedProbes: out.probes.filter((p) => p.failed).length,
     caughtUpAfterLastOpenS: (out.caughtUpAt - opened.lastOpen) / 1000,
+    accountRowsReadInStorm,
     probeLatency,
     health: summarise(out.health),
     bytes,
