@@ -5,8 +5,6 @@ import { ACCOUNT_TTL_MS, ACCOUNTS_CHANNEL, type AccountCache } from './accounts'
 
 /** How often this instance sends its heartbeat through the channel: a quarter of the TTL. */
 export const ACCOUNT_HEARTBEAT_MS = ACCOUNT_TTL_MS / 4;
-/** A LISTEN that failed at start is tried again this often. */
-const LISTEN_RETRY_MS = 5_000;
 
 /**
  * Keeps the account cache current from migration 0021's notifications, so that token checks
@@ -32,7 +30,6 @@ export function createAccountFeedFeature(deps: {
   const { sql, accounts, instanceId, log } = deps;
   let unlisten: (() => Promise<void>) | undefined;
   let heartbeat: ReturnType<typeof setInterval> | undefined;
-  let retry: ReturnType<typeof setTimeout> | undefined;
   let beating = false;
   let preloading = false;
   let stopped = false;
@@ -75,11 +72,12 @@ export function createAccountFeedFeature(deps: {
       unlisten = () => sub.unlisten();
       if (stopped) await unlisten();
     } catch (err) {
-      if (stopped) return;
-      log.warn('could not LISTEN for account changes; token checks read accounts every few seconds', {
-        err,
-      });
-      retry = setTimeout(() => void listen(), LISTEN_RETRY_MS);
+      // postgres.js keeps our listener and LISTENs again each time its connection comes back
+      // (calling sessionStarted then); a second listen() here would register it twice.
+      if (!stopped)
+        log.warn('could not LISTEN for account changes yet; token checks read accounts meanwhile', {
+          err,
+        });
     }
   }
 
@@ -93,7 +91,6 @@ export function createAccountFeedFeature(deps: {
     async stop() {
       stopped = true;
       clearInterval(heartbeat);
-      clearTimeout(retry);
       accounts.feed.stopped();
       await unlisten?.().catch(() => {});
     },
