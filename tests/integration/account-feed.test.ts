@@ -218,3 +218,47 @@ describe.skipIf(!REAL_DB)('an instance with a live account feed (real PostgreSQL
     await waitFor(() => accounts.feed.live(), { what: 'the account feed to be live again' });
   });
 });
+
+describe.skipIf(!REAL_DB)('what migration 0021 announces (real PostgreSQL)', () => {
+  test('one message per changed account; one reset for a bulk change or a TRUNCATE; none for a new account', async () => {
+    const own = await startTestServer();
+    const direct = postgres(own.db.url!, { max: 1, onnotice: () => {} });
+    const got: string[] = [];
+    const sub = await direct.listen('hive_accounts', (payload) => {
+      if (!payload.startsWith('hb:')) got.push(payload);
+    });
+    try {
+      const [one] = await direct<{ id: string }[]>`
+        insert into users (email, password_hash, full_name) values ('one@example.com', 'x', 'One') returning id`;
+      await direct`
+        insert into users (email, password_hash, full_name)
+        select 'bulk' || i || '@example.com', 'x', 'Bulk ' || i from generate_series(1, 1000) as i`;
+      await direct`update users set full_name = 'Renamed' where id = ${one!.id}`; // not announced
+      await direct`update users set is_active = false where id = ${one!.id}`;
+      await waitFor(() => got.length === 1, { what: 'the deactivation' });
+      expect(got).toEqual([`a:${one!.id}:1:member:0`]);
+      await direct`delete from users where id = ${one!.id}`;
+      await waitFor(() => got.length === 2, { what: 'the delete' });
+      expect(got[1]).toBe(`d:${one!.id}`);
+
+      got.length = 0;
+      await direct`update users set role = 'admin'`; // 1,000 rows: still one message each
+      await waitFor(() => got.length === 1_000, { what: '1,000 changes' });
+      expect(got.every((p) => /^a:[0-9a-f-]{36}:1:admin:1$/.test(p))).toBe(true);
+      got.length = 0;
+      await direct`insert into users (email, password_hash, full_name) values ('late@example.com', 'x', 'Late')`;
+      await direct`update users set is_active = false`; // 1,001 rows: the 1,001st is a reset
+      await waitFor(() => got.includes('reset'), { what: 'the reset' });
+      expect(got.filter((p) => p === 'reset')).toHaveLength(1);
+      expect(got.filter((p) => p.startsWith('a:'))).toHaveLength(1_000);
+
+      got.length = 0;
+      await direct`truncate users cascade`;
+      await waitFor(() => got.length === 1, { what: 'the truncate' });
+      expect(got).toEqual(['reset']);
+    } finally {
+      await sub.unlisten();
+      await direct.end();
+    }
+  });
+});
