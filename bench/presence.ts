@@ -246,12 +246,12 @@ type StormFigures = Awaited<ReturnType<typeof hiveStorm>>;
 type BaselineFigures = Awaited<ReturnType<typeof baselineStorm>>;
 
 /** The storm against HIVE on `servers`, with probes, /health and the close burst measured. */
-/** `hive_account_rows_read` summed over the servers (from /metrics; loopback may read it). */
+/** `hive_account_rows_read_total` summed over the servers (from /metrics; loopback may read it). */
 async function accountRowsRead(servers: Child[]): Promise<number> {
   let rows = 0;
   for (const s of servers) {
     const text = await (await fetch(`http://127.0.0.1:${s.port}/metrics`)).text();
-    rows += Number(/^hive_account_rows_read (\d+)/m.exec(text)?.[1] ?? Number.NaN);
+    rows += Number(/^hive_account_rows_read_total (\d+)/m.exec(text)?.[1] ?? Number.NaN);
   }
   return rows;
 }

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Elysia, t } from 'elysia';
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import type { Sql } from '../db/client';
 import { rejectAfter } from '../lib/deadline';
 import { ForbiddenError, UnauthorizedError } from '../lib/errors';
@@ -79,14 +79,17 @@ function registerInstanceGauges() {
       this.set(live);
     },
   });
-  new Gauge({
-    name: 'hive_account_rows_read',
-    help: 'Account rows read from the database for token checks since start (cache misses and the socket sweep)',
+  let rowsReported = 0;
+  new Counter({
+    name: 'hive_account_rows_read_total',
+    help: 'Account rows read from the database for token checks (cache misses and the socket sweep)',
     registers: [registry],
     collect() {
       let rows = 0;
       for (const s of sources) rows += s.accounts.rowsRead();
-      this.set(rows);
+      // A counter only goes up: a server of this process that stopped takes its rows with it.
+      if (rows > rowsReported) this.inc(rows - rowsReported);
+      rowsReported = rows;
     },
   });
   registerDatabaseGauges();

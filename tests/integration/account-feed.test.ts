@@ -150,7 +150,7 @@ describe.skipIf(!REAL_DB)('an instance with a live account feed (real PostgreSQL
     // What an operator sees (the gauges sum the servers of this process).
     const metrics = await (await fetch(`${later.url}/metrics`)).text();
     expect(metrics).toMatch(/^hive_account_feed_live [1-9]/m);
-    expect(metrics).toMatch(/^hive_account_rows_read \d+/m);
+    expect(metrics).toMatch(/^hive_account_rows_read_total \d+/m);
     const before = accounts.rowsRead();
     const sockets = await Promise.all(team.map((u) => openSocket(later.wsUrl, u.token)));
     expect(sockets.every((s) => s.closed === undefined)).toBe(true);

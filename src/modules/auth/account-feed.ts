@@ -48,6 +48,7 @@ export function createAccountFeedFeature(deps: {
 
   /** A LISTEN session began: preload, then heartbeat, so a live feed has its accounts in memory. */
   function sessionStarted(): void {
+    if (stopped) return; // postgres.js LISTENs again after a close, shutdown's included
     accounts.feed.started();
     preloading = true;
     accounts

@@ -144,7 +144,7 @@ export function createAccountCache(sql: Sql, options: AccountCacheOptions = {}) 
   const forgottenAt = new Map<string, number>();
   const session = createFeedSession(ttlMs);
   let resetAt = Number.NEGATIVE_INFINITY; // the last 'reset': reads that began before it are not kept
-  let rowsRead = 0; // for token checks (misses, the socket sweep): `hive_account_rows_read`
+  let rowsRead = 0; // for token checks (misses, the socket sweep): `hive_account_rows_read_total`
   const changeListeners = new Set<() => void>();
 
   const fresh = (entry: Entry, at: number) =>
