@@ -246,14 +246,20 @@ type StormFigures = Awaited<ReturnType<typeof hiveStorm>>;
 type BaselineFigures = Awaited<ReturnType<typeof baselineStorm>>;
 
 /** The storm against HIVE on `servers`, with probes, /health and the close burst measured. */
-/** `hive_account_rows_read_total` summed over the servers (from /metrics; loopback may read it). */
-async function accountRowsRead(servers: Child[]): Promise<number> {
+/**
+ * `hive_account_rows_read_total` summed over the servers (from /metrics; loopback may read it),
+ * and the slowest scrape (ms): what an operator's Prometheus costs an instance at this size.
+ */
+async function accountRowsRead(servers: Child[]): Promise<{ rows: number; scrapeMs: number }> {
   let rows = 0;
+  let scrapeMs = 0;
   for (const s of servers) {
+    const started = performance.now();
     const text = await (await fetch(`http://127.0.0.1:${s.port}/metrics`)).text();
+    scrapeMs = Math.max(scrapeMs, performance.now() - started);
     rows += Number(/^hive_account_rows_read_total (\d+)/m.exec(text)?.[1] ?? Number.NaN);
   }
-  return rows;
+  return { rows, scrapeMs: round(scrapeMs, 1) };
 }
 
 async function hiveStorm(
@@ -286,7 +292,7 @@ async function hiveStorm(
     redis: () => pidsOf('redis-server'),
     clients: () => [process.pid, prober.proc.pid],
   });
-  const rowsBefore = await accountRowsRead(servers);
+  const rowsBefore = (await accountRowsRead(servers)).rows;
   meter.start();
   const run = openStorm(
     servers.map((s) => `ws://127.0.0.1:${s.port}`),
@@ -296,7 +302,10 @@ async function hiveStorm(
   const opened = await run.allOpen;
   const cpuOpen = meter.stop();
   /** Account rows HIVE read for token checks while the storm opened (0 when all were known). */
-  const accountRowsReadInStorm = (await accountRowsRead(servers)) - rowsBefore;
+  const afterOpen = await accountRowsRead(servers);
+  const accountRowsReadInStorm = afterOpen.rows - rowsBefore;
+  /** A `/metrics` scrape the moment the storm is open (ms; the slowest of the servers). */
+  const metricsScrapeMs = afterOpen.scrapeMs;
   await prober.proc.exited;
   const cpu = meter.stop();
   const out = JSON.parse(readFileSync(outPath, 'utf8')) as {
@@ -325,6 +334,9 @@ async function hiveStorm(
     await Bun.sleep(20);
   const answeredAt = run.sockets.filter((s) => s.answeredAt !== undefined).map((s) => s.answeredAt!);
   const lastAnswerAfterLastOpenS = (Math.max(...answeredAt) - opened.lastOpen) / 1000;
+  /** Three `/metrics` scrapes in quiet time with the storm's sockets open (ms each, the slowest server's). */
+  const quietScrapeMs: number[] = [];
+  for (let i = 0; i < 3; i++) quietScrapeMs.push((await accountRowsRead(servers)).scrapeMs);
   const closedAt = wallNow();
   closeAll(run.sockets);
   await until(async () => (await onlineNow()) === 0, 60_000, 'everyone offline', 5);
@@ -338,6 +350,8 @@ async function hiveStorm(
     failedProbes: out.probes.filter((p) => p.failed).length,
     caughtUpAfterLastOpenS: (out.caughtUpAt - opened.lastOpen) / 1000,
     accountRowsReadInStorm,
+    metricsScrapeMs,
+    quietScrapeMs,
     probeLatency,
     health: summarise(out.health),
     bytes,

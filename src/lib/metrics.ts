@@ -1,4 +1,5 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { readdir } from 'node:fs/promises';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * The process's Prometheus metrics, served by `GET /metrics` (src/http/metrics.ts).
@@ -12,6 +13,37 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client
  */
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry });
+
+/**
+ * Default metrics that stalled the event loop at each scrape under Bun, measured with
+ * `bun bench/presence.ts --one` (bench/RESULTS.md, round twelve):
+ * - `nodejs_heap_space_size_*`: Bun answers `v8.getHeapSpaceStatistics()` by walking the whole
+ *   heap (~150 ms for 2 million objects here; a 10,000-socket instance holds about that many),
+ *   and prom-client calls it at every scrape. Dropped: `nodejs_heap_size_*_bytes` and
+ *   `process_resident_memory_bytes` (from `process.memoryUsage()`, microseconds) still show memory.
+ * - `process_open_fds`: prom-client counts `/proc/self/fd` with `readdirSync` (~20 ms at 10,000
+ *   sockets). Kept, under the same name, counted off the event loop.
+ */
+for (const name of [
+  'nodejs_heap_space_size_total_bytes',
+  'nodejs_heap_space_size_used_bytes',
+  'nodejs_heap_space_size_available_bytes',
+  'process_open_fds',
+]) {
+  registry.removeSingleMetric(name);
+}
+if (process.platform === 'linux') {
+  new Gauge({
+    name: 'process_open_fds',
+    help: 'Number of open file descriptors.',
+    registers: [registry],
+    async collect() {
+      // Less the one readdir itself holds open while it reads.
+      const fds = await readdir('/proc/self/fd').catch(() => undefined);
+      if (fds) this.set(fds.length - 1);
+    },
+  });
+}
 
 /** Latency buckets (seconds) for requests: most answers take 1-20 ms here; 5 s is a hung dependency. */
 const REQUEST_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];

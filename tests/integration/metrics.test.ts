@@ -38,6 +38,23 @@ describe('GET /metrics (Prometheus text format)', () => {
     expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
   });
 
+  test('counts open file descriptors, and leaves out the metrics that walk the heap at each scrape', async () => {
+    const before = value(await scrape(), 'process_open_fds');
+    expect(before).toBeGreaterThan(0);
+    const u = await api.newUser('Fd Counter');
+    const sockets = await Promise.all(Array.from({ length: 5 }, () => openSocket(server.wsUrl, u.token)));
+    try {
+      // Each open socket is at least one descriptor (the server's end; the client's too when in-process).
+      expect(value(await scrape(), 'process_open_fds') - before).toBeGreaterThanOrEqual(5);
+    } finally {
+      await Promise.all(sockets.map((s) => s.close()));
+    }
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    expect(text).toMatch(/^nodejs_heap_size_used_bytes \d+/m);
+    // Bun answers v8.getHeapSpaceStatistics() by walking the heap: ~150 ms per scrape at 2M objects.
+    expect(text).not.toContain('nodejs_heap_space_size');
+  });
+
   test('counts requests by route pattern (not raw path) and status, with latencies', async () => {
     const u = await api.newUser('Metered');
     const created = await api.post('/api/v1/tasks', { title: 'counted' }, u.token);
