@@ -334,6 +334,10 @@ async function hiveStorm(
     await Bun.sleep(20);
   const answeredAt = run.sockets.filter((s) => s.answeredAt !== undefined).map((s) => s.answeredAt!);
   const lastAnswerAfterLastOpenS = (Math.max(...answeredAt) - opened.lastOpen) / 1000;
+  /** Each client's wait from its socket opening to its `presence_subscribed` (ms). */
+  const answerWait = summarise(
+    run.sockets.filter((s) => s.answeredAt !== undefined).map((s) => s.answeredAt! - s.openedAt),
+  );
   /** Three `/metrics` scrapes in quiet time with the storm's sockets open (ms each, the slowest server's). */
   const quietScrapeMs: number[] = [];
   for (let i = 0; i < 3; i++) quietScrapeMs.push((await accountRowsRead(servers)).scrapeMs);
@@ -363,6 +367,7 @@ async function hiveStorm(
     unansweredAtEnd: unanswered.length,
     /** The last `presence_subscribed` to arrive, after the last socket opened (s). */
     lastAnswerAfterLastOpenS,
+    answerWait,
     ...(unanswered.length > 0
       ? { unansweredDetail: describeUnanswered(unanswered, servers.length, run.started) }
       : {}),
