@@ -245,7 +245,6 @@ async function baselineStorm(
 type StormFigures = Awaited<ReturnType<typeof hiveStorm>>;
 type BaselineFigures = Awaited<ReturnType<typeof baselineStorm>>;
 
-/** The storm against HIVE on `servers`, with probes, /health and the close burst measured. */
 /**
  * `hive_account_rows_read_total` summed over the servers (from /metrics; loopback may read it),
  * and the slowest scrape (ms): what an operator's Prometheus costs an instance at this size.
@@ -262,6 +261,7 @@ async function accountRowsRead(servers: Child[]): Promise<{ rows: number; scrape
   return { rows, scrapeMs: round(scrapeMs, 1) };
 }
 
+/** The storm against HIVE on `servers`, with probes, /health and the close burst measured. */
 async function hiveStorm(
   servers: Child[],
   sql: postgres.Sql,
