@@ -14,10 +14,11 @@
  * caught up.
  *
  *   bun bench/presence.ts [--users 10000] [--subscribe 50] [--probes 200] [--samples 200]
- *                         [--backlog 4096] [--cpu-prof] [--write] [--one [--again]] [--new-accounts]
+ *                         [--backlog 4096] [--cpu-prof] [--write] [--one [--again]] [--new-accounts] [--pin]
  * --backlog: the accept queue of HIVE (LISTEN_BACKLOG) and of the bare baseline alike; the bare
  * server is also run once with Bun's own queue of 512, as earlier rounds measured it.
  * --cpu-prof: run HIVE under Bun's CPU profiler (profiles in /tmp/hive-bench-cpu-prof).
+ * --pin: servers on CPU 0, the clients on the last CPU (see PIN below).
  * --new-accounts: create the users after HIVE started, so it has never seen them and reads
  * each account once at its upgrade (a team imported minutes before). By default they exist
  * before HIVE starts, as a team that comes in on Monday does: HIVE preloads them (the account
@@ -64,6 +65,24 @@ const ONE_ONLY = process.argv.includes('--one');
  */
 const AGAIN = process.argv.includes('--again');
 const NEW_ACCOUNTS = process.argv.includes('--new-accounts');
+/**
+ * `--pin`: the servers (HIVE, the bare and floor baselines) run on CPU 0 and this process, its
+ * storm clients and the probe process on the last CPU (`taskset`), so the clients do not take
+ * the servers' core; PostgreSQL and Redis stay where the system puts them. For checking whether
+ * a figure comes from the clients sharing the servers' cores.
+ */
+const PIN = process.argv.includes('--pin');
+if (PIN) {
+  const last = os.cpus().length - 1;
+  const pinned =
+    last > 0 && Bun.spawnSync(['taskset', '-a', '-p', '-c', String(last), String(process.pid)]).success;
+  if (!pinned) {
+    console.error('--pin needs two CPUs or more and taskset (util-linux)');
+    process.exit(2);
+  }
+}
+/** A server's command, on CPU 0 with `--pin`. */
+const serverCommand = (cmd: string[]): string[] => (PIN ? ['taskset', '-c', '0', ...cmd] : cmd);
 /** A new probe user connects this often while the storm is being written. */
 const PROBE_EVERY_MS = 10;
 
@@ -177,7 +196,7 @@ async function baselineStorm(
   const script = kind === 'bare' ? 'bench/presence-bare-server.ts' : 'bench/presence-floor-server.ts';
   for (let i = 0; i < servers; i++)
     procs.push(
-      await spawn([process.execPath, script], {
+      await spawn(serverCommand([process.execPath, script]), {
         BARE_BACKLOG: String(backlog),
         FLOOR_BACKLOG: String(backlog),
         JWT_SECRET,
@@ -602,7 +621,7 @@ try {
     await runMigrations(scratch.dbUrl, silentLogger);
     await scratch.createUsers(sql, userCount);
   }
-  const a = await spawn(hiveCommand(CPU_PROF_DIR), scratch.serverEnv);
+  const a = await spawn(serverCommand(hiveCommand(CPU_PROF_DIR)), scratch.serverEnv);
   children.push(a);
   const ids = NEW_ACCOUNTS
     ? await scratch.createUsers(sql, userCount)
@@ -634,7 +653,7 @@ try {
     await sql.end();
     throw new OneOnlyDone();
   }
-  const b = await spawn(hiveCommand(CPU_PROF_DIR), scratch.serverEnv);
+  const b = await spawn(serverCommand(hiveCommand(CPU_PROF_DIR)), scratch.serverEnv);
   children.push(b);
   const bareTwo = await baselineStorm('bare', 2, storm.tokens, BACKLOG);
   const two = await hiveStorm([a, b], sql, storm, pick(USERS + PROBES, PROBES));
@@ -676,7 +695,7 @@ if (oneOnlyDone) process.exit(0);
 const report = [
   '### Presence at organisation scale (issue 8)',
   runHeader(
-    `bun bench/presence.ts --users ${USERS} --subscribe ${SUBSCRIBE} --probes ${PROBES} --samples ${SAMPLES}${CPU_PROF_DIR ? ' --cpu-prof' : ''}`,
+    `bun bench/presence.ts --users ${USERS} --subscribe ${SUBSCRIBE} --probes ${PROBES} --samples ${SAMPLES}${CPU_PROF_DIR ? ' --cpu-prof' : ''}${PIN ? ' --pin' : ''}`,
   ),
   `HIVE as its own process(es) on real PostgreSQL and Redis (local); the storm clients in this process, probes and /health in another. Load average (1 min) after the bare storm, the one-instance storm and the two-instance storm: ${loads.map((l) => l.toFixed(1)).join(', ')}; at the end ${os.loadavg()[0]!.toFixed(1)}.`,
   ...sections,
