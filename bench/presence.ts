@@ -268,7 +268,7 @@ type BaselineFigures = Awaited<ReturnType<typeof baselineStorm>>;
  * `hive_account_rows_read_total` summed over the servers (from /metrics; loopback may read it),
  * and the slowest scrape (ms): what an operator's Prometheus costs an instance at this size.
  */
-async function accountRowsRead(servers: Child[]): Promise<{ rows: number; scrapeMs: number }> {
+async function scrapeMetrics(servers: Child[]): Promise<{ rows: number; scrapeMs: number }> {
   let rows = 0;
   let scrapeMs = 0;
   for (const s of servers) {
@@ -311,7 +311,7 @@ async function hiveStorm(
     redis: () => pidsOf('redis-server'),
     clients: () => [process.pid, prober.proc.pid],
   });
-  const rowsBefore = (await accountRowsRead(servers)).rows;
+  const rowsBefore = (await scrapeMetrics(servers)).rows;
   meter.start();
   const run = openStorm(
     servers.map((s) => `ws://127.0.0.1:${s.port}`),
@@ -321,7 +321,7 @@ async function hiveStorm(
   const opened = await run.allOpen;
   const cpuOpen = meter.stop();
   /** Account rows HIVE read for token checks while the storm opened (0 when all were known). */
-  const afterOpen = await accountRowsRead(servers);
+  const afterOpen = await scrapeMetrics(servers);
   const accountRowsReadInStorm = afterOpen.rows - rowsBefore;
   /** A `/metrics` scrape the moment the storm is open (ms; the slowest of the servers). */
   const metricsScrapeMs = afterOpen.scrapeMs;
@@ -359,7 +359,7 @@ async function hiveStorm(
   );
   /** Three `/metrics` scrapes in quiet time with the storm's sockets open (ms each, the slowest server's). */
   const quietScrapeMs: number[] = [];
-  for (let i = 0; i < 3; i++) quietScrapeMs.push((await accountRowsRead(servers)).scrapeMs);
+  for (let i = 0; i < 3; i++) quietScrapeMs.push((await scrapeMetrics(servers)).scrapeMs);
   const closedAt = wallNow();
   closeAll(run.sockets);
   await until(async () => (await onlineNow()) === 0, 60_000, 'everyone offline', 5);
