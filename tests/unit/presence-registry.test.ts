@@ -52,6 +52,8 @@ describe('presence subscription registry', () => {
         expect(actual.sort()).toEqual(expected.sort());
       }
       expect(registry.usersOf(s.connId)).toEqual(model.get(s.connId));
+      // A user nobody follows any more leaves no record behind.
+      expect(registry.size()).toBe(new Set([...model.values()].flat()).size);
     }
   });
 
@@ -71,5 +73,23 @@ describe('presence subscription registry', () => {
     await new Promise((r) => setImmediate(r));
     expect(registry.usersOf('closing')).toBeUndefined();
     expect(registry.usersOf('open')).toEqual(['u1', 'u2']);
+  });
+
+  test('a record goes once nobody follows it, unless a change was delivered for its user', () => {
+    const registry = createSubscriptionRegistry();
+    const change = {
+      seq: 1,
+      user: { user_id: 'u1', full_name: 'U1', is_online: true, last_seen_at: null },
+      json: '{}',
+    };
+    registry.replace(socket('a'), ['u1', 'made-up']);
+    registry.record('u1').latest = change;
+    registry.record('u2').latest = { ...change, user: { ...change.user, user_id: 'u2' } };
+    expect(registry.size()).toBe(3);
+    registry.forget('a');
+    // u1 and u2 keep their newest change (older ones crossing in Redis are dropped by it).
+    expect(registry.size()).toBe(2);
+    expect(registry.record('u1').latest).toBe(change);
+    expect(registry.recordsOf('a')).toBeUndefined();
   });
 });

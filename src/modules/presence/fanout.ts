@@ -1,5 +1,4 @@
 import type { Logger } from '../../lib/logger';
-import { UUID_RE } from '../../lib/schemas';
 import type { PresenceChange } from '../../protocol/bus';
 import {
   encodeFrame,
@@ -7,11 +6,10 @@ import {
   encodePresenceSubscribed,
   type PresenceMode,
 } from '../../protocol/frames';
-import type { UserStatus } from '../../protocol/schemas';
 import type { HubSocket, SocketHub } from '../../realtime/hub';
 import { createOutbox, type Frame } from './outbox';
 import { createStatusLoader } from './status-loader';
-import { createSubscriptionRegistry } from './subscriptions';
+import { createSubscriptionRegistry, type KnownStatus, type UserRecord } from './subscriptions';
 
 /**
  * Presence changes go out at once, up to PRESENCE_IMMEDIATE_PER_TICK sends per tick; beyond
@@ -41,17 +39,14 @@ const STORM_CALM_WINDOW_MS = 250;
 const STORM_CALM_CHANGES = 50;
 /** Waits before retrying a subscription answer the database could not give. */
 const SNAPSHOT_RETRY_MS = [250, 500, 1_000, 2_000, 5_000];
-/** Each user's status as JSON: the database's row, unless a newer change was seen here. */
-function newestOf(
-  userIds: readonly string[],
-  rows: ReadonlyMap<string, { seq?: number; json: string }>,
-  latest: ReadonlyMap<string, Latest>,
-): string[] {
+/**
+ * Each user's status as JSON: the row just loaded, unless a newer change was seen here.
+ * Users with neither (unknown ids) are left out.
+ */
+function newestOf(records: readonly UserRecord[]): string[] {
   const users: string[] = [];
-  for (const id of userIds) {
-    const row = rows.get(id);
-    const seen = latest.get(id);
-    if (seen && (!row || seen.seq > (row.seq ?? 0))) users.push(seen.json);
+  for (const { row, latest } of records) {
+    if (latest && (!row || latest.seq > row.seq)) users.push(latest.json);
     else if (row) users.push(row.json);
   }
   return users;
@@ -131,19 +126,9 @@ export interface PresenceFanoutDeps {
   log: Logger;
 }
 
-/** Ids that cannot name a user are simply unknown: they never reach the database's uuid cast. */
-const isUuid = (id: string) => UUID_RE.test(id);
-
-interface Latest {
-  seq: number;
-  user: UserStatus;
-  /** `JSON.stringify(user)`, done once per change however many sockets receive it. */
-  json: string;
-}
-
 /** One frame per socket that follows anyone in the batch, carrying just those users. */
 function sendToSubscribers(
-  batch: Latest[],
+  batch: KnownStatus[],
   subscriptions: ReturnType<typeof createSubscriptionRegistry>,
   outbox: ReturnType<typeof createOutbox>,
 ): void {
@@ -172,9 +157,7 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
   const subscriptions = createSubscriptionRegistry();
   const loader = createStatusLoader(deps.readStatuses);
   const outbox = createOutbox();
-  /** The newest change seen per user: drops one that arrives after a newer one (crossed in Redis). */
-  const latest = new Map<string, Latest>();
-  let pending = new Map<string, Latest>();
+  let pending = new Map<string, KnownStatus>();
   /** The current tick: sends made in it; while it runs past the allowance, changes wait for its end. */
   const tick = createTick(endTick, () => pending.size);
   let sendsThisTick = 0;
@@ -268,11 +251,13 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
   }
 
   /** The subscribed users' current state: the database's, unless a newer change was seen here. */
-  async function answerSubscription(socket: HubSocket, userIds: readonly string[]): Promise<void> {
-    const current = subscriptions.usersOf(socket.connId);
-    const rows = await loader.load(userIds.filter(isUuid));
-    if (subscriptions.usersOf(socket.connId) !== current) return; // replaced (or closed) meanwhile
-    const users = newestOf(userIds, rows, latest);
+  async function answerSubscription(
+    socket: HubSocket,
+    current: readonly UserRecord[] | undefined,
+  ): Promise<void> {
+    await loader.load(current ?? []);
+    if (subscriptions.recordsOf(socket.connId) !== current) return; // replaced (or closed) meanwhile
+    const users = newestOf(current ?? []);
     const [n, m] = [online, mode];
     // Through the outbox, so it cannot overtake changes already queued for this socket; the
     // statuses are taken now, the text (~7 KB for 50 users) is joined when it is written.
@@ -284,11 +269,14 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
     deliver(changes: readonly PresenceChange[]): void {
       let accepted = 0;
       for (const { user, seq } of changes) {
-        const seen = latest.get(user.user_id);
+        // The newest change per user is kept on its record: one that arrives after a newer one
+        // (crossed in Redis) is dropped.
+        const record = subscriptions.record(user.user_id);
+        const seen = record.latest;
         if (seen && seq !== undefined && seen.seq > seq) continue;
         const entry = { seq: seq ?? seen?.seq ?? 0, user, json: JSON.stringify(user) };
         announcedOnline += Number(user.is_online) - Number(seen?.user.is_online ?? false);
-        latest.set(user.user_id, entry);
+        record.latest = entry;
         pending.set(user.user_id, entry);
         accepted += 1;
       }
@@ -305,12 +293,12 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
         socket,
         requested.map((id) => id.toLowerCase()),
       );
-      const current = subscriptions.usersOf(socket.connId);
+      const current = subscriptions.recordsOf(socket.connId);
       // The answer is what makes the client's view exact: if the database cannot give it now
       // (an outage, a busy moment), try again, for as long as this subscription stands.
       await untilDone(
-        () => answerSubscription(socket, current ?? []),
-        () => !stopped && subscriptions.usersOf(socket.connId) === current,
+        () => answerSubscription(socket, current),
+        () => !stopped && subscriptions.recordsOf(socket.connId) === current,
         (err) => log.warn('presence subscription snapshot failed; retrying', { err, conn_id: socket.connId }),
       );
     },

@@ -1,22 +1,49 @@
+import { UUID_RE } from '../../lib/schemas';
 import { slicedQueue } from '../../lib/slices';
+import type { UserStatus } from '../../protocol/schemas';
 import type { HubSocket } from '../../realtime/hub';
+
+/** A user's status with its presence sequence number, serialised once for every frame that carries it. */
+export interface KnownStatus {
+  seq: number;
+  user: UserStatus;
+  /** `JSON.stringify(user)`. */
+  json: string;
+}
 
 /** One socket's subscription: its users, and where it sits in each user's follower list. */
 interface Following {
   socket: HubSocket;
   users: string[];
-  /** of[i]: the entry of users[i] (leaving needs no lookup by id). */
-  of: Followed[];
+  /** of[i]: the record of users[i] (leaving, and answering, need no lookup by id). */
+  of: UserRecord[];
   /** slots[i]: this socket's index in the follower list of users[i]. */
   slots: number[];
 }
 
-/** A followed user: its id string (shared by every socket's list) and who follows it. */
-interface Followed {
-  id: string;
+/**
+ * What this instance holds about one user: who follows them here, the newest change the bus
+ * delivered (./fanout.ts), and the row last read for a subscription answer (./status-loader.ts).
+ * One record per user, so answering a subscription of 50 users reads 50 objects the follow
+ * index has just touched, rather than five hash lookups per user in three maps (a third of a
+ * 10,000-user storm's main-thread samples was the index and the answers: bench/RESULTS.md,
+ * round thirteen).
+ */
+export interface UserRecord {
+  /** The id string itself: every socket's list refers to this one string, not its frame's copy. */
+  readonly id: string;
+  /** Whether the id can name a user at all (a uuid); others are never looked up in the database. */
+  readonly uuid: boolean;
   followers: Following[];
   /** at[j]: where this user sits in followers[j].users, so a follower that moves can update its slot. */
   at: number[];
+  /** The newest change delivered for this user; changes older than it are dropped. */
+  latest: KnownStatus | undefined;
+  /** The row last read: null when there is no such user, undefined before any read. */
+  row: KnownStatus | null | undefined;
+  /** When that read was sent, and in which of the loader's generations (./status-loader.ts). */
+  rowAt: number;
+  rowGeneration: number;
 }
 
 /**
@@ -24,23 +51,38 @@ interface Followed {
  * for fan-out (who gets this change), by connection to replace or drop a socket's set.
  * Plain arrays with swap-removal rather than Sets: at 10,000 sockets following 50 users each,
  * the two Sets per follow were ~55 MB of the heap, the arrays ~6 MB; a socket leaves each
- * follower list in O(1) (it knows its slot), however many follow that user.
+ * follower list in O(1) (it knows its slot), however many follow that user. The index's
+ * entries are the users' records (UserRecord), which also carry their newest change and row.
  */
 export function createSubscriptionRegistry() {
   const byConn = new Map<string, Following>();
   /**
-   * Per user, its followers, and the id string itself: every socket's list refers to this one
-   * string, not to its own copy from its frame (10,000 sockets following 50 users each would
-   * otherwise keep 500,000 copies alive).
+   * The record of every user followed here or with a change delivered here. A record with
+   * neither goes (an id a client made up must not stay once nobody follows it).
    */
-  const byUser = new Map<string, Followed>();
+  const byUser = new Map<string, UserRecord>();
+
+  function newRecord(id: string): UserRecord {
+    const record: UserRecord = {
+      id,
+      uuid: UUID_RE.test(id),
+      followers: [],
+      at: [],
+      latest: undefined,
+      row: undefined,
+      rowAt: 0,
+      rowGeneration: 0,
+    };
+    byUser.set(id, record);
+    return record;
+  }
 
   function forget(connId: string): void {
     const entry = byConn.get(connId);
     if (!entry) return;
     byConn.delete(connId);
     for (let i = 0; i < entry.users.length; i++) {
-      const followed: Followed = entry.of[i]!;
+      const followed: UserRecord = entry.of[i]!;
       const slot: number = entry.slots[i]!;
       const last: Following = followed.followers.pop()!;
       const lastAt: number = followed.at.pop()!;
@@ -50,7 +92,7 @@ export function createSubscriptionRegistry() {
         followed.at[slot] = lastAt;
         last.slots[lastAt] = slot;
       }
-      if (followed.followers.length === 0) byUser.delete(followed.id);
+      if (followed.followers.length === 0 && followed.latest === undefined) byUser.delete(followed.id);
     }
   }
 
@@ -70,11 +112,8 @@ export function createSubscriptionRegistry() {
       if (userIds.length === 0) return;
       const entry: Following = { socket, users: [], of: [], slots: [] };
       for (const requested of userIds) {
-        let followed = byUser.get(requested);
-        if (!followed) {
-          followed = { id: requested, followers: [], at: [] };
-          byUser.set(requested, followed);
-        } else if (followed.followers.at(-1) === entry) continue; // a repeated id: added just now
+        const followed = byUser.get(requested) ?? newRecord(requested);
+        if (followed.followers.at(-1) === entry) continue; // a repeated id: added just now
         entry.slots.push(followed.followers.length);
         followed.followers.push(entry);
         followed.at.push(entry.users.length);
@@ -95,6 +134,12 @@ export function createSubscriptionRegistry() {
     },
     /** The users this socket follows, or undefined when it has no subscription. */
     usersOf: (connId: string): readonly string[] | undefined => byConn.get(connId)?.users,
+    /** Their records, in the same order. */
+    recordsOf: (connId: string): readonly UserRecord[] | undefined => byConn.get(connId)?.of,
+    /** This user's record, made if there is none (a change was delivered for them). */
+    record: (userId: string): UserRecord => byUser.get(userId) ?? newRecord(userId),
+    /** Records held: users followed here or with a change delivered here. */
+    size: () => byUser.size,
     /** Every open subscribed socket, with its users. */
     all: () =>
       [...byConn.values()].filter((f) => !f.socket.closed).map(({ socket, users }) => ({ socket, users })),
