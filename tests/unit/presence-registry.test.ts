@@ -54,6 +54,11 @@ describe('presence subscription registry', () => {
       expect(registry.usersOf(s.connId)).toEqual(model.get(s.connId));
       // A user nobody follows any more leaves no record behind.
       expect(registry.size()).toBe(new Set([...model.values()].flat()).size);
+      // Sockets that left are dropped from a follower list once they are half of it.
+      for (const record of registry.recordsOf(s.connId) ?? []) {
+        const live = [...model.values()].filter((us) => us.includes(record.id)).length;
+        expect(record.followers.length).toBeLessThanOrEqual(2 * live);
+      }
     }
   });
 

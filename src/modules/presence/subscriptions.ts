@@ -11,14 +11,12 @@ export interface KnownStatus {
   json: string;
 }
 
-/** One socket's subscription: its users, and where it sits in each user's follower list. */
+/** One socket's subscription: the records of its users, in the order asked, without repeats. */
 interface Following {
   socket: HubSocket;
-  users: string[];
-  /** of[i]: the record of users[i] (leaving, and answering, need no lookup by id). */
   of: UserRecord[];
-  /** slots[i]: this socket's index in the follower list of users[i]. */
-  slots: number[];
+  /** Replaced or forgotten: it still takes a slot in its users' follower lists until they are compacted. */
+  gone: boolean;
 }
 
 /**
@@ -34,9 +32,10 @@ export interface UserRecord {
   readonly id: string;
   /** Whether the id can name a user at all (a uuid); others are never looked up in the database. */
   readonly uuid: boolean;
+  /** Its followers here, some of them gone (skipped, and dropped when they are half the list). */
   followers: Following[];
-  /** at[j]: where this user sits in followers[j].users, so a follower that moves can update its slot. */
-  at: number[];
+  /** How many of `followers` are gone. */
+  goneFollowers: number;
   /** The newest change delivered for this user; changes older than it are dropped. */
   latest: KnownStatus | undefined;
   /** The row last read: null when there is no such user, undefined before any read. */
@@ -49,10 +48,15 @@ export interface UserRecord {
 /**
  * Which local sockets follow which users (`presence_subscribe`), indexed both ways: by user
  * for fan-out (who gets this change), by connection to replace or drop a socket's set.
- * Plain arrays with swap-removal rather than Sets: at 10,000 sockets following 50 users each,
- * the two Sets per follow were ~55 MB of the heap, the arrays ~6 MB; a socket leaves each
- * follower list in O(1) (it knows its slot), however many follow that user. The index's
- * entries are the users' records (UserRecord), which also carry their newest change and row.
+ * Plain arrays rather than Sets: at 10,000 sockets following 50 users each, the two Sets per
+ * follow were ~55 MB of the heap, the arrays ~6 MB. A socket leaves by being marked gone, and
+ * a follower list drops its gone entries once they are half of it: leaving costs O(1) per
+ * follow (amortised), and following costs one array push on the user's side. (Swap-removal,
+ * as before, kept each socket's slot in every list and each list's place in every socket: a
+ * third and fourth array written per follow, at random places of a large heap; in a
+ * 10,000-user storm the index was a fifth of the main thread's samples: bench/RESULTS.md,
+ * round thirteen.) The index's entries are the users' records (UserRecord), which also carry
+ * their newest change and row.
  */
 export function createSubscriptionRegistry() {
   const byConn = new Map<string, Following>();
@@ -67,7 +71,7 @@ export function createSubscriptionRegistry() {
       id,
       uuid: UUID_RE.test(id),
       followers: [],
-      at: [],
+      goneFollowers: 0,
       latest: undefined,
       row: undefined,
       rowAt: 0,
@@ -81,18 +85,17 @@ export function createSubscriptionRegistry() {
     const entry = byConn.get(connId);
     if (!entry) return;
     byConn.delete(connId);
-    for (let i = 0; i < entry.users.length; i++) {
-      const followed: UserRecord = entry.of[i]!;
-      const slot: number = entry.slots[i]!;
-      const last: Following = followed.followers.pop()!;
-      const lastAt: number = followed.at.pop()!;
-      if (last !== entry) {
-        // The last follower moves into the freed slot and records where it now is.
-        followed.followers[slot] = last;
-        followed.at[slot] = lastAt;
-        last.slots[lastAt] = slot;
+    entry.gone = true;
+    for (const record of entry.of) {
+      record.goneFollowers += 1;
+      if (record.goneFollowers === record.followers.length) {
+        record.followers = [];
+        record.goneFollowers = 0;
+        if (record.latest === undefined) byUser.delete(record.id);
+      } else if (record.goneFollowers * 2 > record.followers.length) {
+        record.followers = record.followers.filter((f) => !f.gone);
+        record.goneFollowers = 0;
       }
-      if (followed.followers.length === 0 && followed.latest === undefined) byUser.delete(followed.id);
     }
   }
 
@@ -110,15 +113,12 @@ export function createSubscriptionRegistry() {
     replace(socket: HubSocket, userIds: readonly string[]): void {
       forget(socket.connId);
       if (userIds.length === 0) return;
-      const entry: Following = { socket, users: [], of: [], slots: [] };
+      const entry: Following = { socket, of: [], gone: false };
       for (const requested of userIds) {
-        const followed = byUser.get(requested) ?? newRecord(requested);
-        if (followed.followers.at(-1) === entry) continue; // a repeated id: added just now
-        entry.slots.push(followed.followers.length);
-        followed.followers.push(entry);
-        followed.at.push(entry.users.length);
-        entry.users.push(followed.id);
-        entry.of.push(followed);
+        const record = byUser.get(requested) ?? newRecord(requested);
+        if (record.followers.at(-1) === entry) continue; // a repeated id: added just now
+        record.followers.push(entry);
+        entry.of.push(record);
       }
       byConn.set(socket.connId, entry);
     },
@@ -129,11 +129,11 @@ export function createSubscriptionRegistry() {
     },
     /** Calls `fn` for each open local socket following this user (a closed one may await `forget`). */
     forEachFollower(userId: string, fn: (socket: HubSocket) => void): void {
-      const followed = byUser.get(userId);
-      if (followed) for (const f of followed.followers) if (!f.socket.closed) fn(f.socket);
+      const record = byUser.get(userId);
+      if (record) for (const f of record.followers) if (!f.gone && !f.socket.closed) fn(f.socket);
     },
     /** The users this socket follows, or undefined when it has no subscription. */
-    usersOf: (connId: string): readonly string[] | undefined => byConn.get(connId)?.users,
+    usersOf: (connId: string): readonly string[] | undefined => byConn.get(connId)?.of.map((r) => r.id),
     /** Their records, in the same order. */
     recordsOf: (connId: string): readonly UserRecord[] | undefined => byConn.get(connId)?.of,
     /** This user's record, made if there is none (a change was delivered for them). */
@@ -142,6 +142,8 @@ export function createSubscriptionRegistry() {
     size: () => byUser.size,
     /** Every open subscribed socket, with its users. */
     all: () =>
-      [...byConn.values()].filter((f) => !f.socket.closed).map(({ socket, users }) => ({ socket, users })),
+      [...byConn.values()]
+        .filter((f) => !f.socket.closed)
+        .map(({ socket, of }) => ({ socket, users: of.map((r) => r.id) })),
   };
 }
