@@ -32,6 +32,8 @@ const deadline = Date.now() + 180_000;
 
 const probes: { id: string; openedAt?: number; committedAt?: number; failed?: boolean; ws: WebSocket }[] = [];
 const health: number[] = [];
+/** When each /health request was sent (wall clock). */
+const healthAt: number[] = [];
 let stormStarted = false;
 let caughtUpAt: number | undefined;
 
@@ -84,6 +86,7 @@ async function pollHealth(): Promise<void> {
   let i = 0;
   while (caughtUpAt === undefined && !stopRequested && Date.now() < deadline) {
     const started = performance.now();
+    healthAt.push(wall());
     await fetch(`${config.httpUrls[i++ % config.httpUrls.length]}/health`).then((r) => r.arrayBuffer());
     health.push(performance.now() - started);
     await Bun.sleep(5);
@@ -101,6 +104,7 @@ writeFileSync(
     caughtUpAt,
     probes: probes.map((p) => ({ openedAt: p.openedAt, committedAt: p.committedAt, failed: p.failed })),
     health,
+    healthAt,
   }),
 );
 for (const p of probes) p.ws.close();

@@ -331,6 +331,7 @@ async function hiveStorm(
     caughtUpAt?: number;
     probes: { openedAt?: number; committedAt?: number; failed?: boolean }[];
     health: number[];
+    healthAt: number[];
   };
   if (out.caughtUpAt === undefined) throw new Error('the database never caught up with the storm');
   // Bytes per client "during the storm": until one second after the database caught up.
@@ -377,6 +378,10 @@ async function hiveStorm(
     quietScrapeMs,
     probeLatency,
     health: summarise(out.health),
+    /** `/health` answers slower than 50 ms: [sent, ms after the storm's first socket was asked for; took, ms]. */
+    healthOver50ms: out.health.flatMap((ms, i) =>
+      ms > 50 ? [[Math.round(out.healthAt[i]! - run.started), Math.round(ms)]] : [],
+    ),
     bytes,
     frames,
     rss,

@@ -198,6 +198,9 @@ function answer(conn: LiveConnection, message: unknown, deps: WsRouteDeps): void
  * the feed keeps is checked from memory, so without this a storm's upgrades would all run in
  * the I/O phase that read them: with 10,000 sockets arriving, turns of a second, and every
  * other request (`/health`, a task update) waiting behind them (bench/RESULTS.md, round eleven).
+ * The token is verified in the slice too, not before it: one I/O phase can read a thousand
+ * upgrade requests, and verifying each there was half of the JavaScript samples in the two
+ * stalls of 170–210 ms that a storm still caused (round thirteen).
  */
 const upgrades = slicedQueue((resume: () => void) => resume());
 const upgradeTurn = () => new Promise<void>((resume) => upgrades.push(resume));
@@ -206,9 +209,9 @@ const upgradeTurn = () => new Promise<void>((resume) => upgrades.push(resume));
 async function authenticate(deps: WsRouteDeps, token: unknown): Promise<SocketUser> {
   if (typeof token !== 'string' || !token)
     throw new UnauthorizedError('Missing access token; connect to /ws?token=<access_token>.');
+  await upgradeTurn();
   const user = await deps.verifyToken(token);
   if (!user) throw new UnauthorizedError('The access token is invalid or has expired.', 'invalid_token');
-  await upgradeTurn();
   return user;
 }
 
