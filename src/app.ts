@@ -10,7 +10,7 @@ import { openapiPlugin } from './http/openapi';
 import { type RequestMetas, requestLogPlugin } from './http/request-log';
 import { securityHeadersPlugin } from './http/security-headers';
 import { ErrorBody } from './protocol/schemas';
-import { websocketServerOptions } from './realtime/ws';
+import { upgradeQueuePlugin, websocketServerOptions } from './realtime/ws';
 import type { Feature, Runtime } from './runtime';
 
 type AppDeps = Pick<Runtime, 'config' | 'log' | 'sql' | 'redis'>;
@@ -28,6 +28,8 @@ function createBaseApp(rt: AppDeps) {
       // Bun applies WebSocket limits server-wide (64 KiB frames → 1009, pings, idle timeout).
       websocket: websocketServerOptions,
     })
+      // First: a connect storm's upgrade requests wait for their slice before any other hook.
+      .use(upgradeQueuePlugin())
       .use(requestLogPlugin(rt.log, metas))
       .use(metricsPlugin())
       // Before anything that may answer early (CORS preflight, 413, 415), so those answers carry the headers too.

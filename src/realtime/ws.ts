@@ -198,18 +198,35 @@ function answer(conn: LiveConnection, message: unknown, deps: WsRouteDeps): void
  * the feed keeps is checked from memory, so without this a storm's upgrades would all run in
  * the I/O phase that read them: with 10,000 sockets arriving, turns of a second, and every
  * other request (`/health`, a task update) waiting behind them (bench/RESULTS.md, round eleven).
- * The token is verified in the slice too, not before it: one I/O phase can read a thousand
- * upgrade requests, and verifying each there was half of the JavaScript samples in the two
- * stalls of 170–210 ms that a storm still caused (round thirteen).
  */
 const upgrades = slicedQueue((resume: () => void) => resume());
 const upgradeTurn = () => new Promise<void>((resume) => upgrades.push(resume));
+/** Upgrade requests that have had their turn (upgradeQueuePlugin). */
+const hadTurn = new WeakSet<Request>();
+
+/**
+ * Upgrade requests wait for their turn before anything else is done with them: the access
+ * log, the other hooks, routing, the query's validation and the token check run in the slice.
+ * One I/O phase can read a thousand upgrade requests; with the token checked before the turn,
+ * a storm still stalled the loop twice for 170–210 ms, and half of the JavaScript samples in
+ * those stalls were token checks (bench/RESULTS.md, round thirteen). Mounted first on the root
+ * app (src/app.ts); its cost to every other request is one header lookup and an async hook
+ * (bench/cpu-per-request.ts: 0.99× the CPU per task-list request).
+ */
+export function upgradeQueuePlugin() {
+  return new Elysia({ name: 'hive.upgrade-queue' }).onRequest(async ({ request }) => {
+    if (request.headers.get('upgrade') === null) return;
+    await upgradeTurn();
+    hadTurn.add(request);
+  });
+}
 
 /** The user a `?token=` names, or the contract's 401 (thrown, for the global error mapper). */
-async function authenticate(deps: WsRouteDeps, token: unknown): Promise<SocketUser> {
+async function authenticate(deps: WsRouteDeps, request: Request, token: unknown): Promise<SocketUser> {
   if (typeof token !== 'string' || !token)
     throw new UnauthorizedError('Missing access token; connect to /ws?token=<access_token>.');
-  await upgradeTurn();
+  // An app built without upgradeQueuePlugin still takes its upgrades in slices.
+  if (!hadTurn.has(request)) await upgradeTurn();
   const user = await deps.verifyToken(token);
   if (!user) throw new UnauthorizedError('The access token is invalid or has expired.', 'invalid_token');
   return user;
@@ -291,7 +308,7 @@ export function wsRoutes(deps: WsRouteDeps) {
   const routes = new Elysia({ name: 'hive.ws' }).get(
     '/ws',
     async ({ query, request, server, set }) => {
-      const user = await authenticate(deps, query.token);
+      const user = await authenticate(deps, request, query.token);
       if (request.headers.get('upgrade')?.toLowerCase() === 'websocket' && server) {
         if (!nativeBroadcastInstalled) {
           nativeBroadcastInstalled = true;

@@ -58,6 +58,42 @@ describe('WebSocket handshake', () => {
     await ok.close();
   });
 
+  test('the 101 and a refused upgrade carry the request id and security headers, as every answer does', async () => {
+    // Upgrade requests wait for their slice before the other hooks run (upgradeQueuePlugin):
+    // they must still get them.
+    const user = await api.newUser('Handshake headers');
+    const { hostname, port } = new URL(server.url);
+    const head = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      void Bun.connect({
+        hostname,
+        port: Number(port),
+        socket: {
+          open(socket) {
+            socket.write(
+              `GET /ws?token=${user.token} HTTP/1.1\r\nHost: ${hostname}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+                'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-Request-Id: ws-trace-1\r\n\r\n',
+            );
+          },
+          data(socket, chunk) {
+            text += chunk.toString();
+            if (!text.includes('\r\n\r\n')) return;
+            socket.end();
+            resolve(text.slice(0, text.indexOf('\r\n\r\n')).toLowerCase());
+          },
+          error: (_socket, err) => reject(err),
+        },
+      }).catch(reject);
+    });
+    expect(head).toStartWith('http/1.1 101');
+    expect(head).toContain('x-request-id: ws-trace-1');
+    expect(head).toContain('x-content-type-options: nosniff');
+    const refused = await upgradeAttempt(server.url, '?token=forged');
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(refused.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
   test('ping gets pong; unknown or malformed messages get an error frame and the socket stays open', async () => {
     const user = await api.newUser('Pinger');
     const s = await openSocket(server.wsUrl, user.token);
