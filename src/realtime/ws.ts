@@ -208,7 +208,7 @@ const hadTurn = new WeakSet<Request>();
  * Upgrade requests wait for their turn before anything else is done with them: the access
  * log, the other hooks, routing, the query's validation and the token check run in the slice.
  * One I/O phase can read a thousand upgrade requests; with the token checked before the turn,
- * a storm still stalled the loop twice for 170–210 ms, and half of the JavaScript samples in
+ * a storm still stalled the loop twice for 150–210 ms, and half of the JavaScript samples in
  * those stalls were token checks (bench/RESULTS.md, round thirteen). Mounted first on the root
  * app (src/app.ts); its cost to every other request is one header lookup and an async hook
  * (bench/cpu-per-request.ts: 0.99× the CPU per task-list request).

@@ -112,6 +112,9 @@ function createTick(onTimeUp: () => void, waiting: () => number) {
   };
 }
 
+/** A socket's subscription: its users' records, as the registry holds them (undefined: none). */
+type Subscription = readonly UserRecord[] | undefined;
+
 /** Back to `all` only below this share of the threshold, so a team hovering at it does not flap. */
 const HYSTERESIS = 0.9;
 
@@ -251,10 +254,7 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
   }
 
   /** The subscribed users' current state: the database's, unless a newer change was seen here. */
-  async function answerSubscription(
-    socket: HubSocket,
-    current: readonly UserRecord[] | undefined,
-  ): Promise<void> {
+  async function answerSubscription(socket: HubSocket, current: Subscription): Promise<void> {
     await loader.load(current ?? []);
     if (subscriptions.recordsOf(socket.connId) !== current) return; // replaced (or closed) meanwhile
     const users = newestOf(current ?? []);
@@ -269,8 +269,7 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
     deliver(changes: readonly PresenceChange[]): void {
       let accepted = 0;
       for (const { user, seq } of changes) {
-        // The newest change per user is kept on its record: one that arrives after a newer one
-        // (crossed in Redis) is dropped.
+        // Its record keeps the newest change: an older one arriving after it (crossed in Redis) is dropped.
         const record = subscriptions.record(user.user_id);
         const seen = record.latest;
         if (seen && seq !== undefined && seen.seq > seq) continue;
