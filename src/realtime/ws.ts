@@ -201,8 +201,6 @@ function answer(conn: LiveConnection, message: unknown, deps: WsRouteDeps): void
  */
 const upgrades = slicedQueue((resume: () => void) => resume());
 const upgradeTurn = () => new Promise<void>((resume) => upgrades.push(resume));
-/** Upgrade requests that have had their turn (upgradeQueuePlugin). */
-const hadTurn = new WeakSet<Request>();
 
 /**
  * Upgrade requests wait for their turn before anything else is done with them: the access
@@ -210,23 +208,20 @@ const hadTurn = new WeakSet<Request>();
  * One I/O phase can read a thousand upgrade requests; with the token checked before the turn,
  * a storm still stalled the loop twice for 150–210 ms, and half of the JavaScript samples in
  * those stalls were token checks (bench/RESULTS.md, round thirteen). Mounted first on the root
- * app (src/app.ts); its cost to every other request is one header lookup and an async hook
+ * app (src/app.ts), it is what takes `/ws` upgrades in slices; its cost to every other request is one header lookup and an async hook
  * (bench/cpu-per-request.ts: 0.99× the CPU per task-list request).
  */
 export function upgradeQueuePlugin() {
   return new Elysia({ name: 'hive.upgrade-queue' }).onRequest(async ({ request }) => {
     if (request.headers.get('upgrade') === null) return;
     await upgradeTurn();
-    hadTurn.add(request);
   });
 }
 
 /** The user a `?token=` names, or the contract's 401 (thrown, for the global error mapper). */
-async function authenticate(deps: WsRouteDeps, request: Request, token: unknown): Promise<SocketUser> {
+async function authenticate(deps: WsRouteDeps, token: unknown): Promise<SocketUser> {
   if (typeof token !== 'string' || !token)
     throw new UnauthorizedError('Missing access token; connect to /ws?token=<access_token>.');
-  // An app built without upgradeQueuePlugin still takes its upgrades in slices.
-  if (!hadTurn.has(request)) await upgradeTurn();
   const user = await deps.verifyToken(token);
   if (!user) throw new UnauthorizedError('The access token is invalid or has expired.', 'invalid_token');
   return user;
@@ -308,7 +303,7 @@ export function wsRoutes(deps: WsRouteDeps) {
   const routes = new Elysia({ name: 'hive.ws' }).get(
     '/ws',
     async ({ query, request, server, set }) => {
-      const user = await authenticate(deps, request, query.token);
+      const user = await authenticate(deps, query.token);
       if (request.headers.get('upgrade')?.toLowerCase() === 'websocket' && server) {
         if (!nativeBroadcastInstalled) {
           nativeBroadcastInstalled = true;
