@@ -1,4 +1,5 @@
 import { type CloseCode, encodeFrame, type ServerFrame } from '../protocol/frames';
+import { createOutbox, type Outbox } from './outbox';
 
 /**
  * This instance's open WebSocket connections, keyed by connection id (not by socket
@@ -21,16 +22,22 @@ export interface HubSocket {
 export interface SocketHub {
   add(socket: HubSocket): void;
   remove(connId: string): void;
-  /** Serialise once, send to every local socket. */
+  /** Serialise once, send to every local socket (see `broadcastText`). */
   broadcast(frame: ServerFrame): void;
-  /** Send an already-serialised frame to every local socket. */
+  /**
+   * Send an already-serialised frame to every local socket: at once when few are open and
+   * nothing is queued, else through the outbox, after what is queued and in slices.
+   */
   broadcastText(text: string): void;
+  /** The process's frames in order: what features queue for individual sockets goes here. */
+  readonly outbox: Outbox;
   size(): number;
   all(): IterableIterator<HubSocket>;
   /**
-   * Route `broadcast` through a native fan-out (Bun's `server.publish` to a topic every
-   * socket subscribes to): one serialisation, one loop in uWebSockets instead of a send per
-   * socket in JS, which matters when a connect storm makes every transition reach every socket.
+   * Write broadcasts made at once (to BROADCAST_AT_ONCE_MAX sockets or fewer) through a native
+   * fan-out (Bun's `server.publish` to a topic every socket subscribes to): one serialisation
+   * and one loop in uWebSockets instead of a send per socket in JS. Not for more sockets: it
+   * writes to all of them before the process does anything else.
    */
   useNativeBroadcast(publish: ((text: string) => void) | undefined): void;
   /**
@@ -43,6 +50,14 @@ export interface SocketHub {
   /** The spacing of coalesced broadcasts now: `broadcastIntervalMs`, or the storm's. */
   broadcastIntervalMs(): number;
 }
+
+/**
+ * A broadcast to at most this many sockets is written at once (~2–4 ms of writes on the
+ * machine of bench/RESULTS.md); to more, one frame per socket through the outbox. One native
+ * publish to 10,000 sockets wrote them all in one go, holding the process for 80–230 ms each
+ * time the storm's count or summary went out (bench/RESULTS.md, round fourteen).
+ */
+export const BROADCAST_AT_ONCE_MAX = 256;
 
 /** Coalesced broadcasts' spacing while a connect storm is being written (see `SocketHub.stormFor`). */
 const STORM_BROADCAST_INTERVAL_MS = 2_000;
@@ -61,16 +76,31 @@ function broadcastIntervalMs(sockets: number): number {
 
 export function createSocketHub(): SocketHub {
   const sockets = new Map<string, HubSocket>();
+  const outbox = createOutbox();
   let nativePublish: ((text: string) => void) | undefined;
   let stormUntil = 0;
-  function broadcastText(text: string): void {
-    if (sockets.size === 0) return;
+  /** The open sockets as a list, for broadcasts through the outbox; rebuilt after a change. */
+  let listed: HubSocket[] | undefined;
+  function publishNow(text: string): void {
     if (nativePublish) nativePublish(text);
     else for (const s of sockets.values()) s.sendRaw(text);
   }
+  function broadcastText(text: string): void {
+    if (sockets.size === 0) return;
+    if (sockets.size > BROADCAST_AT_ONCE_MAX) {
+      listed ??= [...sockets.values()];
+      outbox.broadcast(text, listed);
+    } else outbox.afterQueued(() => publishNow(text));
+  }
   return {
-    add: (s) => void sockets.set(s.connId, s),
-    remove: (id) => void sockets.delete(id),
+    outbox,
+    add(s) {
+      sockets.set(s.connId, s);
+      listed = undefined;
+    },
+    remove(id) {
+      if (sockets.delete(id)) listed = undefined;
+    },
     broadcast(frame) {
       if (sockets.size > 0) broadcastText(encodeFrame(frame));
     },

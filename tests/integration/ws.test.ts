@@ -231,4 +231,30 @@ describe('presence on one instance', () => {
     expect((await s.waitFrame((f) => f.type === 'task_deleted')).data).toEqual({ id });
     await s.close();
   });
+
+  test('with more sockets than are written at once (256), each gets every task frame once, in order', async () => {
+    // Above BROADCAST_AT_ONCE_MAX a broadcast goes through the outbox in slices, not one
+    // native publish: no socket may miss a frame, get one twice, or get them out of order.
+    const user = await api.newUser('Many Tabs');
+    const sockets = await Promise.all(
+      Array.from({ length: 300 }, () => openSocket(server.wsUrl, user.token)),
+    );
+    const created = await api.post('/api/v1/tasks', { title: 'Seen by every tab' }, user.token);
+    const id = created.body.id;
+    await api.patch(`/api/v1/tasks/${id}`, { status: 'in_progress' }, user.token);
+    await api.delete(`/api/v1/tasks/${id}`, user.token);
+    const taskFrames = (f: Frame) =>
+      (f.type === 'task_created' || f.type === 'task_updated') && f.data.task.id === id
+        ? f.type
+        : f.type === 'task_deleted' && f.data.id === id
+          ? f.type
+          : undefined;
+    const seen = (s: (typeof sockets)[number]) => s.frames.map(taskFrames).filter(Boolean);
+    await waitFor(() => sockets.every((s) => seen(s).length >= 3), {
+      timeoutMs: 10_000,
+      what: 'three task frames at every socket',
+    });
+    for (const s of sockets) expect(seen(s)).toEqual(['task_created', 'task_updated', 'task_deleted']);
+    await Promise.all(sockets.map((s) => s.close()));
+  }, 30_000);
 });

@@ -7,7 +7,7 @@ import {
   type PresenceMode,
 } from '../../protocol/frames';
 import type { HubSocket, SocketHub } from '../../realtime/hub';
-import { createOutbox, type Frame } from './outbox';
+import type { Frame, Outbox } from '../../realtime/outbox';
 import { createStatusLoader } from './status-loader';
 import { createSubscriptionRegistry, type KnownStatus, type UserRecord } from './subscriptions';
 
@@ -133,7 +133,7 @@ export interface PresenceFanoutDeps {
 function sendToSubscribers(
   batch: KnownStatus[],
   subscriptions: ReturnType<typeof createSubscriptionRegistry>,
-  outbox: ReturnType<typeof createOutbox>,
+  outbox: Outbox,
 ): void {
   const perSocket = new Map<HubSocket, string[]>();
   for (const change of batch) {
@@ -159,7 +159,7 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
   const { hub, threshold, log } = deps;
   const subscriptions = createSubscriptionRegistry();
   const loader = createStatusLoader(deps.readStatuses);
-  const outbox = createOutbox();
+  const { outbox } = hub;
   let pending = new Map<string, KnownStatus>();
   /** The current tick: sends made in it; while it runs past the allowance, changes wait for its end. */
   const tick = createTick(endTick, () => pending.size);
@@ -199,7 +199,7 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
     updateMode();
     if (mode === 'all') {
       const text = encodePresenceFrame(batch.map((c) => c.json));
-      outbox.afterQueued(() => hub.broadcastText(text));
+      hub.broadcastText(text); // after the frames already queued (the hub's outbox)
     } else sendToSubscribers(batch, subscriptions, outbox);
     sendsThisTick += 1;
     const storm = batch.length >= PRESENCE_STORM_BATCH;

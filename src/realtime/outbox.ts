@@ -1,10 +1,11 @@
-import type { HubSocket } from '../../realtime/hub';
+import type { HubSocket } from './hub';
 
 /**
  * Per-socket writes get at most this much of an event-loop turn. A storm-sized presence batch
  * is one frame for each of thousands of sockets (a profile of a 10,000-user storm: ~5 µs per
- * write, 60 ms per batch); written in one go they would hold up upgrades, Redis replies and
- * the presence writes to the database, so they go out in slices with the loop turning between.
+ * write, 60 ms per batch), and so is a broadcast to them all (src/realtime/hub.ts); written in
+ * one go they would hold up upgrades, Redis replies and the presence writes to the database,
+ * so they go out in slices with the loop turning between.
  */
 const SLICE_MS = 4;
 /** Fewer writes than this, with nothing queued, are done at once (a lone change: no delay). */
@@ -17,8 +18,14 @@ const SEND_NOW_BELOW = 64;
  * for 140 ms).
  */
 export type Frame = { socket: HubSocket; text: string | (() => string) };
-/** A frame, or something to do once everything queued before it is written. */
-type Job = Frame | { run: () => void };
+/**
+ * One text for many sockets, written from `next` on across as many slices as it takes. One job
+ * rather than a frame per socket: a burst of broadcasts to 10,000 sockets queues a job each,
+ * not 10,000 objects each, and consecutive ones share the hub's list of sockets.
+ */
+type Broadcast = { text: string; sockets: readonly HubSocket[]; next: number };
+/** A frame, a broadcast, or something to do once everything queued before it is written. */
+type Job = Frame | Broadcast | { run: () => void };
 
 /** What a sent job's slot holds until the queue is compacted. */
 const SENT: Job = { run: () => {} };
@@ -27,7 +34,11 @@ const COMPACT_AFTER = 4_096;
 
 const textOf = (frame: Frame): string => (typeof frame.text === 'string' ? frame.text : frame.text());
 
-/** Frames for individual sockets, written in order, in time-boxed slices. */
+/**
+ * Frames for individual sockets, written in order, in time-boxed slices. One per process, held
+ * by the socket hub: every frame that may be queued (presence batches, subscription answers,
+ * broadcasts to many sockets) goes through it, so none overtakes one queued before it.
+ */
 export function createOutbox() {
   let queue: Job[] = [];
   let head = 0;
@@ -35,17 +46,37 @@ export function createOutbox() {
   /** Jobs queued and not yet taken (a job run from `drain` sees only those after it). */
   const waiting = () => queue.length - head;
 
+  /** Write what the slice allows of a broadcast; true once it is all written. */
+  function writeBroadcast(job: Broadcast, until: number): boolean {
+    const { sockets, text } = job;
+    while (job.next < sockets.length) {
+      const socket = sockets[job.next++]!;
+      if (!socket.closed) socket.sendRaw(text);
+      if ((job.next & 15) === 0 && job.next < sockets.length && performance.now() >= until) return false;
+    }
+    return true;
+  }
+
   function drain(): void {
     scheduled = false;
     const until = performance.now() + SLICE_MS;
     while (head < queue.length) {
       const job = queue[head]!;
+      if ('sockets' in job) {
+        if (!writeBroadcast(job, until)) break;
+        queue[head++] = SENT;
+        continue;
+      }
       // Let go of what was sent at once: during a storm the queue never empties, and frames
       // kept until it did were most of the heap (40,000 frames of 1–2 KiB at 10,000 sockets).
       queue[head++] = SENT;
-      if ('run' in job) job.run();
-      else if (!job.socket.closed) job.socket.sendRaw(textOf(job));
-      if ((head & 15) === 0 && performance.now() >= until) break;
+      if ('run' in job) {
+        job.run(); // may be a native write to a few hundred sockets: the clock is read after each
+        if (performance.now() >= until) break;
+      } else {
+        if (!job.socket.closed) job.socket.sendRaw(textOf(job));
+        if ((head & 15) === 0 && performance.now() >= until) break;
+      }
     }
     if (head < queue.length) {
       // Drop the sent prefix now and then, so the array does not grow for as long as the storm lasts.
@@ -87,5 +118,11 @@ export function createOutbox() {
       }
       enqueue(frames);
     },
+    /** Send `text` to each of `sockets` (a list that is not changed afterwards), after everything queued, in slices. */
+    broadcast(text: string, sockets: readonly HubSocket[]): void {
+      enqueue([{ text, sockets, next: 0 }]);
+    },
   };
 }
+
+export type Outbox = ReturnType<typeof createOutbox>;

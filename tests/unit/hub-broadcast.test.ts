@@ -1,0 +1,100 @@
+import { describe, expect, test } from 'bun:test';
+import { BROADCAST_AT_ONCE_MAX, createSocketHub, type HubSocket } from '../../src/realtime/hub';
+import { waitFor } from '../helpers/wait';
+
+/**
+ * Broadcasts to many sockets go out in slices, in order with everything else queued for those
+ * sockets. One native publish to 10,000 sockets wrote them all before the process did anything
+ * else: 80–230 ms without an answer to `/health`, twice per storm (bench/RESULTS.md, round
+ * fourteen). These sockets are the hub's own interface; what they count is what a client sees.
+ */
+function sockets(n: number, writeMs = 0) {
+  const received = new Map<string, string[]>();
+  const list: (HubSocket & { closed: boolean })[] = [];
+  for (let i = 0; i < n; i++) {
+    const connId = `c${i}`;
+    received.set(connId, []);
+    list.push({
+      connId,
+      userId: `u${i}`,
+      closed: false,
+      sendRaw(text) {
+        const end = performance.now() + writeMs;
+        while (performance.now() < end) {} // a write's cost, as a real socket's syscall has
+        received.get(connId)!.push(text);
+      },
+      close() {},
+    });
+  }
+  return { list, received };
+}
+
+describe('socket hub broadcasts', () => {
+  test('a broadcast to many sockets lets a timer run before its last write', async () => {
+    const hub = createSocketHub();
+    // 0.1 ms per write: 60 ms for 600 sockets, written in one go before this change.
+    const { list, received } = sockets(BROADCAST_AT_ONCE_MAX + 344, 0.1);
+    for (const s of list) hub.add(s);
+    const started = performance.now();
+    let timerAt = 0;
+    let writtenWhenTimerRan = 0;
+    setTimeout(() => {
+      timerAt = performance.now() - started;
+      writtenWhenTimerRan = [...received.values()].filter((r) => r.length > 0).length;
+    }, 1);
+    hub.broadcastText('{"type":"presence_count"}');
+    await waitFor(() => [...received.values()].every((r) => r.length === 1), {
+      what: 'every socket written',
+    });
+    expect(timerAt).toBeGreaterThan(0);
+    expect(writtenWhenTimerRan).toBeLessThan(list.length);
+    // Each socket got it once.
+    expect([...received.values()].every((r) => r.length === 1 && r[0] === '{"type":"presence_count"}')).toBe(
+      true,
+    );
+  });
+
+  test('broadcasts and queued frames reach each socket in the order they were made', async () => {
+    const hub = createSocketHub();
+    const { list, received } = sockets(BROADCAST_AT_ONCE_MAX + 1);
+    for (const s of list) hub.add(s);
+    const first = list[0]!;
+    const last = list[list.length - 1]!;
+    // A batch big enough to be queued (as a storm's presence batch is), then a broadcast, a
+    // frame for one socket, and another broadcast.
+    hub.outbox.send(list.map((socket) => ({ socket, text: 'batch' })));
+    hub.broadcastText('count 1');
+    hub.outbox.send(Array.from({ length: 64 }, () => ({ socket: last, text: 'answer' })));
+    hub.broadcastText('count 2');
+    await waitFor(() => received.get(last.connId)!.includes('count 2'), { what: 'the second broadcast' });
+    expect(received.get(first.connId)).toEqual(['batch', 'count 1', 'count 2']);
+    expect(received.get(last.connId)).toEqual([
+      'batch',
+      'count 1',
+      ...Array.from({ length: 64 }, () => 'answer'),
+      'count 2',
+    ]);
+  });
+
+  test('a socket closed while a broadcast is queued is not written to', async () => {
+    const hub = createSocketHub();
+    const { list, received } = sockets(BROADCAST_AT_ONCE_MAX + 10);
+    for (const s of list) hub.add(s);
+    hub.broadcastText('summary');
+    const gone = list[list.length - 1]!;
+    gone.closed = true;
+    hub.remove(gone.connId);
+    await waitFor(() => received.get(list[0]!.connId)!.length === 1, { what: 'the broadcast' });
+    await waitFor(() => !hub.outbox.busy(), { what: 'the outbox drained' });
+    expect(received.get(gone.connId)).toEqual([]);
+    expect(list.slice(0, -1).every((s) => received.get(s.connId)!.length === 1)).toBe(true);
+  });
+
+  test('to few sockets with nothing queued, a broadcast is written at once', () => {
+    const hub = createSocketHub();
+    const { list, received } = sockets(3);
+    for (const s of list) hub.add(s);
+    hub.broadcastText('now');
+    expect([...received.values()]).toEqual([['now'], ['now'], ['now']]);
+  });
+});
