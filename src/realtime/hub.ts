@@ -25,11 +25,16 @@ export interface SocketHub {
   /** Serialise once, send to every local socket (see `broadcastText`). */
   broadcast(frame: ServerFrame): void;
   /**
-   * Send an already-serialised frame to every local socket: at once when few are open and
-   * nothing is queued, else through the outbox, after what is queued and in slices.
+   * Send an already-serialised frame to every local socket, after the broadcasts made before
+   * it: at once when few sockets are open and none is queued, else in slices.
    */
   broadcastText(text: string): void;
-  /** The process's frames in order: what features queue for individual sockets goes here. */
+  /**
+   * Like `broadcastText`, but in order with the frames queued in `outbox` (a presence batch
+   * for everyone must not overtake, or be overtaken by, a subscription answer).
+   */
+  broadcastAfterFrames(text: string): void;
+  /** Frames for individual sockets, written in order in 4 ms slices (presence batches and answers). */
   readonly outbox: Outbox;
   size(): number;
   all(): IterableIterator<HubSocket>;
@@ -77,6 +82,13 @@ function broadcastIntervalMs(sockets: number): number {
 export function createSocketHub(): SocketHub {
   const sockets = new Map<string, HubSocket>();
   const outbox = createOutbox();
+  /**
+   * Broadcasts to every socket (the online count, the dashboard summary, task events) have a
+   * queue of their own, so a subscription answer never waits behind thousands of their writes:
+   * in one queue, a client's median wait for its answer in a two-instance storm rose from ~0.3
+   * to ~0.7 s (bench/RESULTS.md, round fourteen).
+   */
+  const broadcasts = createOutbox();
   let nativePublish: ((text: string) => void) | undefined;
   let stormUntil = 0;
   /** The open sockets as a list, for broadcasts through the outbox; rebuilt after a change. */
@@ -85,13 +97,14 @@ export function createSocketHub(): SocketHub {
     if (nativePublish) nativePublish(text);
     else for (const s of sockets.values()) s.sendRaw(text);
   }
-  function broadcastText(text: string): void {
+  function broadcastThrough(queue: Outbox, text: string): void {
     if (sockets.size === 0) return;
     if (sockets.size > BROADCAST_AT_ONCE_MAX) {
       listed ??= [...sockets.values()];
-      outbox.broadcast(text, listed);
-    } else outbox.afterQueued(() => publishNow(text));
+      queue.broadcast(text, listed);
+    } else queue.afterQueued(() => publishNow(text));
   }
+  const broadcastText = (text: string) => broadcastThrough(broadcasts, text);
   return {
     outbox,
     add(s) {
@@ -105,6 +118,7 @@ export function createSocketHub(): SocketHub {
       if (sockets.size > 0) broadcastText(encodeFrame(frame));
     },
     broadcastText,
+    broadcastAfterFrames: (text) => broadcastThrough(outbox, text),
     size: () => sockets.size,
     all: () => sockets.values(),
     useNativeBroadcast(publish) {

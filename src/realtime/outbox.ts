@@ -35,9 +35,9 @@ const COMPACT_AFTER = 4_096;
 const textOf = (frame: Frame): string => (typeof frame.text === 'string' ? frame.text : frame.text());
 
 /**
- * Frames for individual sockets, written in order, in time-boxed slices. One per process, held
- * by the socket hub: every frame that may be queued (presence batches, subscription answers,
- * broadcasts to many sockets) goes through it, so none overtakes one queued before it.
+ * Frames for individual sockets, written in order, in time-boxed slices. The socket hub holds
+ * two (src/realtime/hub.ts): one for presence frames, one for broadcasts to every socket; within
+ * each, no frame overtakes one queued before it.
  */
 export function createOutbox() {
   let queue: Job[] = [];

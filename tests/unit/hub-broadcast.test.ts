@@ -3,10 +3,11 @@ import { BROADCAST_AT_ONCE_MAX, createSocketHub, type HubSocket } from '../../sr
 import { waitFor } from '../helpers/wait';
 
 /**
- * Broadcasts to many sockets go out in slices, in order with everything else queued for those
- * sockets. One native publish to 10,000 sockets wrote them all before the process did anything
- * else: 80–230 ms without an answer to `/health`, twice per storm (bench/RESULTS.md, round
- * fourteen). These sockets are the hub's own interface; what they count is what a client sees.
+ * Broadcasts to many sockets go out in slices: in order among themselves, and a presence batch
+ * for everyone in order with the presence frames queued for each socket. One native publish to
+ * 10,000 sockets wrote them all before the process did anything else: 80–230 ms without an
+ * answer to `/health`, twice per storm (bench/RESULTS.md, round fourteen). These sockets are
+ * the hub's own interface; what they count is what a client sees.
  */
 function sockets(n: number, writeMs = 0) {
   const received = new Map<string, string[]>();
@@ -54,26 +55,42 @@ describe('socket hub broadcasts', () => {
     );
   });
 
-  test('broadcasts and queued frames reach each socket in the order they were made', async () => {
+  test('a presence batch for everyone stays in order with the frames queued for each socket', async () => {
     const hub = createSocketHub();
     const { list, received } = sockets(BROADCAST_AT_ONCE_MAX + 1);
     for (const s of list) hub.add(s);
     const first = list[0]!;
     const last = list[list.length - 1]!;
-    // A batch big enough to be queued (as a storm's presence batch is), then a broadcast, a
-    // frame for one socket, and another broadcast.
+    // A batch big enough to be queued (as a storm's presence batch is), then a batch for
+    // everyone, subscription answers for one socket, and another batch for everyone.
     hub.outbox.send(list.map((socket) => ({ socket, text: 'batch' })));
-    hub.broadcastText('count 1');
+    hub.broadcastAfterFrames('everyone 1');
     hub.outbox.send(Array.from({ length: 64 }, () => ({ socket: last, text: 'answer' })));
-    hub.broadcastText('count 2');
-    await waitFor(() => received.get(last.connId)!.includes('count 2'), { what: 'the second broadcast' });
-    expect(received.get(first.connId)).toEqual(['batch', 'count 1', 'count 2']);
+    hub.broadcastAfterFrames('everyone 2');
+    await waitFor(() => received.get(last.connId)!.includes('everyone 2'), { what: 'the second batch' });
+    expect(received.get(first.connId)).toEqual(['batch', 'everyone 1', 'everyone 2']);
     expect(received.get(last.connId)).toEqual([
       'batch',
-      'count 1',
+      'everyone 1',
       ...Array.from({ length: 64 }, () => 'answer'),
-      'count 2',
+      'everyone 2',
     ]);
+  });
+
+  test('broadcasts keep their order; an answer for one socket does not wait behind them', async () => {
+    const hub = createSocketHub();
+    // 0.05 ms per write: each broadcast is 30 ms of writes, taken in slices.
+    const { list, received } = sockets(BROADCAST_AT_ONCE_MAX + 344, 0.05);
+    for (const s of list) hub.add(s);
+    const last = list[list.length - 1]!;
+    hub.broadcastText('count 1');
+    hub.broadcastText('count 2');
+    // A subscription answer: nothing is queued for single sockets, so it goes out now, not
+    // after the 60 ms of broadcasts.
+    hub.outbox.send([{ socket: last, text: 'answer' }]);
+    await waitFor(() => received.get(last.connId)!.includes('count 2'), { what: 'the second broadcast' });
+    expect(received.get(last.connId)).toEqual(['answer', 'count 1', 'count 2']);
+    for (const s of list.slice(0, -1)) expect(received.get(s.connId)).toEqual(['count 1', 'count 2']);
   });
 
   test('a socket closed while a broadcast is queued is not written to', async () => {

@@ -199,7 +199,7 @@ export function createPresenceFanout(deps: PresenceFanoutDeps) {
     updateMode();
     if (mode === 'all') {
       const text = encodePresenceFrame(batch.map((c) => c.json));
-      hub.broadcastText(text); // after the frames already queued (the hub's outbox)
+      hub.broadcastAfterFrames(text);
     } else sendToSubscribers(batch, subscriptions, outbox);
     sendsThisTick += 1;
     const storm = batch.length >= PRESENCE_STORM_BATCH;
