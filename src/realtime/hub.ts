@@ -58,9 +58,9 @@ export interface SocketHub {
 
 /**
  * A broadcast to at most this many sockets is written at once (~2–4 ms of writes on the
- * machine of bench/RESULTS.md); to more, one frame per socket through the outbox. One native
- * publish to 10,000 sockets wrote them all in one go, holding the process for 80–230 ms each
- * time the storm's count or summary went out (bench/RESULTS.md, round fourteen).
+ * machine of bench/RESULTS.md); to more, it is queued and written in slices (src/realtime/outbox.ts).
+ * One native publish to 10,000 sockets wrote them all in one go, holding the process for
+ * 80–230 ms each time the storm's count or summary went out (bench/RESULTS.md, round fourteen).
  */
 export const BROADCAST_AT_ONCE_MAX = 256;
 
@@ -91,7 +91,7 @@ export function createSocketHub(): SocketHub {
   const broadcasts = createOutbox();
   let nativePublish: ((text: string) => void) | undefined;
   let stormUntil = 0;
-  /** The open sockets as a list, for broadcasts through the outbox; rebuilt after a change. */
+  /** The open sockets as a list, for queued broadcasts; rebuilt after a change. */
   let listed: HubSocket[] | undefined;
   function publishNow(text: string): void {
     if (nativePublish) nativePublish(text);
