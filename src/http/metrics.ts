@@ -27,6 +27,16 @@ const sources = new Set<InstanceSource>();
 const DB_PROBE_TIMEOUT_MS = 500;
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
+/** The sum over this process's instances of each field `read` gives. */
+function summed<K extends string>(read: (s: InstanceSource) => Record<K, number>, keys: readonly K[]) {
+  const total = Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
+  for (const s of sources) {
+    const values = read(s);
+    for (const k of keys) total[k] += values[k];
+  }
+  return total;
+}
+
 /** Instance gauges, read when scraped. */
 function registerInstanceGauges() {
   new Gauge({
@@ -40,19 +50,25 @@ function registerInstanceGauges() {
     },
   });
   new Gauge({
+    name: 'hive_websocket_queued_writes',
+    help: 'Socket writes waiting to be made in slices: queue="frames" (presence batches and subscription answers) or "broadcasts" (to every socket)',
+    labelNames: ['queue'] as const,
+    registers: [registry],
+    collect() {
+      const waiting = summed((s) => s.hub.writesWaiting(), ['frames', 'broadcasts']);
+      this.set({ queue: 'frames' }, waiting.frames);
+      this.set({ queue: 'broadcasts' }, waiting.broadcasts);
+    },
+  });
+  new Gauge({
     name: 'hive_password_gate_jobs',
     help: 'argon2 hashes and verifies running and waiting in the password gate (src/lib/work-gate.ts)',
     labelNames: ['state'] as const,
     registers: [registry],
     collect() {
-      let [running, waiting] = [0, 0];
-      for (const s of sources) {
-        const load = s.passwordGate.load();
-        running += load.running;
-        waiting += load.waiting;
-      }
-      this.set({ state: 'running' }, running);
-      this.set({ state: 'waiting' }, waiting);
+      const load = summed((s) => s.passwordGate.load(), ['running', 'waiting']);
+      this.set({ state: 'running' }, load.running);
+      this.set({ state: 'waiting' }, load.waiting);
     },
   });
   new Gauge({

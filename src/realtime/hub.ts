@@ -36,6 +36,8 @@ export interface SocketHub {
   broadcastAfterFrames(text: string): void;
   /** Frames for individual sockets, written in order in 4 ms slices (presence batches and answers). */
   readonly outbox: Outbox;
+  /** Socket writes waiting: in `outbox`, and in the broadcasts' queue. */
+  writesWaiting(): { frames: number; broadcasts: number };
   size(): number;
   all(): IterableIterator<HubSocket>;
   /**
@@ -119,6 +121,7 @@ export function createSocketHub(): SocketHub {
     },
     broadcastText,
     broadcastAfterFrames: (text) => broadcastThrough(outbox, text),
+    writesWaiting: () => ({ frames: outbox.writesWaiting(), broadcasts: broadcasts.writesWaiting() }),
     size: () => sockets.size,
     all: () => sockets.values(),
     useNativeBroadcast(publish) {

@@ -43,6 +43,8 @@ export function createOutbox() {
   let queue: Job[] = [];
   let head = 0;
   let scheduled = false;
+  /** Socket writes queued and not yet done (a frame: one; a broadcast: one per socket left). */
+  let writesWaiting = 0;
   /** Jobs queued and not yet taken (a job run from `drain` sees only those after it). */
   const waiting = () => queue.length - head;
 
@@ -51,6 +53,7 @@ export function createOutbox() {
     const { sockets, text } = job;
     while (job.next < sockets.length) {
       const socket = sockets[job.next++]!;
+      writesWaiting -= 1;
       if (!socket.closed) socket.sendRaw(text);
       if ((job.next & 15) === 0 && job.next < sockets.length && performance.now() >= until) return false;
     }
@@ -74,6 +77,7 @@ export function createOutbox() {
         job.run(); // may be a native write to a few hundred sockets: the clock is read after each
         if (performance.now() >= until) break;
       } else {
+        writesWaiting -= 1;
         if (!job.socket.closed) job.socket.sendRaw(textOf(job));
         if ((head & 15) === 0 && performance.now() >= until) break;
       }
@@ -98,13 +102,19 @@ export function createOutbox() {
   }
 
   function enqueue(jobs: Job[]): void {
-    for (const job of jobs) queue.push(job);
+    for (const job of jobs) {
+      queue.push(job);
+      if ('socket' in job) writesWaiting += 1;
+      else if ('sockets' in job) writesWaiting += job.sockets.length;
+    }
     schedule();
   }
 
   return {
     /** Whether frames are still waiting to be written (a storm's batch going out in slices). */
     busy: (): boolean => waiting() > 0,
+    /** Socket writes waiting in the queue (`/metrics`: a backlog that only grows means the writes cannot keep up). */
+    writesWaiting: (): number => writesWaiting,
     /** Run `fn` now, or once everything queued so far is written (a broadcast must not overtake them). */
     afterQueued(fn: () => void): void {
       if (waiting() > 0) enqueue([{ run: fn }]);

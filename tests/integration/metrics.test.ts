@@ -38,6 +38,18 @@ describe('GET /metrics (Prometheus text format)', () => {
     expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
   });
 
+  test("shows the socket writes waiting in the hub's queues, by queue (none in quiet time)", async () => {
+    const samples = await waitFor(
+      async () => {
+        const s = await scrape();
+        return s.has('hive_websocket_queued_writes{queue="frames"}') ? s : undefined;
+      },
+      { what: 'the queued-writes gauge' },
+    );
+    expect(samples.get('hive_websocket_queued_writes{queue="frames"}')).toBe(0);
+    expect(samples.get('hive_websocket_queued_writes{queue="broadcasts"}')).toBe(0);
+  });
+
   test('counts open file descriptors, and leaves out the metrics that walk the heap at each scrape', async () => {
     const before = value(await scrape(), 'process_open_fds');
     expect(before).toBeGreaterThan(0);

@@ -44,9 +44,12 @@ describe('socket hub broadcasts', () => {
       writtenWhenTimerRan = [...received.values()].filter((r) => r.length > 0).length;
     }, 1);
     hub.broadcastText('{"type":"presence_count"}');
+    // What /metrics shows as hive_websocket_queued_writes{queue="broadcasts"}.
+    expect(hub.writesWaiting()).toEqual({ frames: 0, broadcasts: list.length });
     await waitFor(() => [...received.values()].every((r) => r.length === 1), {
       what: 'every socket written',
     });
+    expect(hub.writesWaiting()).toEqual({ frames: 0, broadcasts: 0 });
     expect(timerAt).toBeGreaterThan(0);
     expect(writtenWhenTimerRan).toBeLessThan(list.length);
     // Each socket got it once.
@@ -67,6 +70,7 @@ describe('socket hub broadcasts', () => {
     hub.broadcastAfterFrames('everyone 1');
     hub.outbox.send(Array.from({ length: 64 }, () => ({ socket: last, text: 'answer' })));
     hub.broadcastAfterFrames('everyone 2');
+    expect(hub.writesWaiting()).toEqual({ frames: 3 * list.length + 64, broadcasts: 0 });
     await waitFor(() => received.get(last.connId)!.includes('everyone 2'), { what: 'the second batch' });
     expect(received.get(first.connId)).toEqual(['batch', 'everyone 1', 'everyone 2']);
     expect(received.get(last.connId)).toEqual([
