@@ -200,7 +200,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       redis,
       redisConnections,
       bus,
-      hub: createSocketHub(),
+      hub: createSocketHub({ log: log.child({ component: 'hub' }) }),
       tokens: createTokenService(config, createAccountCache(sql)),
       users: createUsersService(sql),
       tasks: createTasksService({ sql, bus, countTasks: countTasksFromCube }),

@@ -87,7 +87,7 @@ export const FRAME_SUMMARIES: Record<ServerFrameType | ClientFrameType, string> 
   task_deleted: 'A task was deleted (after the write committed).',
   dashboard_summary: 'The dashboard counts changed; coalesced to a few frames per second at most.',
   resync:
-    'This instance could not hear the cluster for a while (Redis subscriber lost and back): events of these topics may be missing.',
+    'Events of these topics may be missing: this instance could not hear the cluster for a while (Redis subscriber lost and back), or its broadcasts fell behind and it left task events out.',
   pong: 'The answer to `ping`.',
   error: 'The last client frame was not understood; the socket stays open.',
   ping: 'Ask for a `pong` (a client-side liveness check).',

@@ -1,3 +1,4 @@
+import type { Logger } from '../lib/logger';
 import { type CloseCode, encodeFrame, type ServerFrame } from '../protocol/frames';
 import { createOutbox, type Outbox } from './outbox';
 
@@ -66,6 +67,20 @@ export interface SocketHub {
  */
 export const BROADCAST_AT_ONCE_MAX = 256;
 
+/**
+ * Most socket writes the broadcasts' queue may hold before task events are no longer queued:
+ * about 2–3 s of writes on the machine of bench/RESULTS.md (20 broadcasts at 10,000 sockets).
+ * Task events that find it full are replaced by one `resync` for `tasks`, queued behind the
+ * backlog: a client re-reads its tasks when it arrives (README "WebSocket"), which covers
+ * every event left out, where queuing them all let the backlog, and their delay, grow for as
+ * long as they came faster than they could be written. The count and the dashboard summary
+ * are already coalesced by their features (at most one each per interval) and always queued.
+ */
+export const BROADCAST_BACKLOG_MAX_WRITES = 200_000;
+
+const isTaskEvent = (frame: ServerFrame) =>
+  frame.type === 'task_created' || frame.type === 'task_updated' || frame.type === 'task_deleted';
+
 /** Coalesced broadcasts' spacing while a connect storm is being written (see `SocketHub.stormFor`). */
 const STORM_BROADCAST_INTERVAL_MS = 2_000;
 
@@ -81,7 +96,8 @@ function broadcastIntervalMs(sockets: number): number {
   return Math.min(STORM_BROADCAST_INTERVAL_MS, Math.max(250, Math.round(sockets / 5)));
 }
 
-export function createSocketHub(): SocketHub {
+export function createSocketHub(opts: { log?: Logger; backlogMaxWrites?: number } = {}): SocketHub {
+  const backlogMaxWrites = opts.backlogMaxWrites ?? BROADCAST_BACKLOG_MAX_WRITES;
   const sockets = new Map<string, HubSocket>();
   const outbox = createOutbox();
   /**
@@ -95,6 +111,8 @@ export function createSocketHub(): SocketHub {
   let stormUntil = 0;
   /** The open sockets as a list, for queued broadcasts; rebuilt after a change. */
   let listed: HubSocket[] | undefined;
+  /** Task events left out since the broadcasts' queue filled; a `resync` is queued behind them. */
+  let tasksLeftOut = 0;
   function publishNow(text: string): void {
     if (nativePublish) nativePublish(text);
     else for (const s of sockets.values()) s.sendRaw(text);
@@ -107,6 +125,21 @@ export function createSocketHub(): SocketHub {
     } else queue.afterQueued(() => publishNow(text));
   }
   const broadcastText = (text: string) => broadcastThrough(broadcasts, text);
+  /** False (and a `resync` queued) when a task event finds the broadcasts' queue full. */
+  function roomForTaskEvent(): boolean {
+    if (tasksLeftOut === 0 && broadcasts.writesWaiting() < backlogMaxWrites) return true;
+    if (tasksLeftOut++ > 0) return false;
+    opts.log?.warn('websocket broadcasts behind; task events replaced by a resync', {
+      queued_writes: broadcasts.writesWaiting(),
+      sockets: sockets.size,
+    });
+    broadcasts.afterQueued(() => {
+      opts.log?.info('websocket broadcasts caught up; resync sent', { task_events_left_out: tasksLeftOut });
+      tasksLeftOut = 0;
+      broadcastText(encodeFrame({ type: 'resync', data: { topics: ['tasks'] } }));
+    });
+    return false;
+  }
   return {
     outbox,
     add(s) {
@@ -117,7 +150,8 @@ export function createSocketHub(): SocketHub {
       if (sockets.delete(id)) listed = undefined;
     },
     broadcast(frame) {
-      if (sockets.size > 0) broadcastText(encodeFrame(frame));
+      if (sockets.size === 0 || (isTaskEvent(frame) && !roomForTaskEvent())) return;
+      broadcastText(encodeFrame(frame));
     },
     broadcastText,
     broadcastAfterFrames: (text) => broadcastThrough(outbox, text),

@@ -111,6 +111,30 @@ describe('socket hub broadcasts', () => {
     expect(list.slice(0, -1).every((s) => received.get(s.connId)!.length === 1)).toBe(true);
   });
 
+  test('task events that find the broadcasts behind are replaced by one resync, queued after them', async () => {
+    // A queue of at most 600 writes: two task events to 300 sockets fill it.
+    const hub = createSocketHub({ backlogMaxWrites: 600 });
+    const { list, received } = sockets(300, 0.02);
+    for (const s of list) hub.add(s);
+    const task = (n: number) => ({ type: 'task_deleted' as const, data: { id: `t${n}` } });
+    for (let n = 1; n <= 5; n++) hub.broadcast(task(n));
+    // The count is coalesced by its feature and always goes out, after what is queued.
+    hub.broadcast({ type: 'presence_count', data: { online: 300, mode: 'subscribed' } });
+    const seen = (s: HubSocket) => received.get(s.connId)!.map((t) => JSON.parse(t));
+    await waitFor(() => list.every((s) => seen(s).some((f) => f.type === 'resync')), { what: 'the resync' });
+    for (const s of list)
+      expect(seen(s)).toEqual([
+        task(1),
+        task(2),
+        { type: 'presence_count', data: { online: 300, mode: 'subscribed' } },
+        { type: 'resync', data: { topics: ['tasks'] } },
+      ]);
+    // Caught up: task events are queued again.
+    hub.broadcast(task(6));
+    await waitFor(() => list.every((s) => seen(s).length === 5), { what: 'the next task event' });
+    expect(seen(list[0]!)[4]).toEqual(task(6));
+  });
+
   test('to few sockets with nothing queued, a broadcast is written at once', () => {
     const hub = createSocketHub();
     const { list, received } = sockets(3);
