@@ -208,8 +208,9 @@ const upgradeTurn = () => new Promise<void>((resume) => upgrades.push(resume));
  * One I/O phase can read a thousand upgrade requests; with the token checked before the turn,
  * a storm still stalled the loop twice for 150–210 ms, and half of the JavaScript samples in
  * those stalls were token checks (bench/RESULTS.md, round thirteen). Mounted first on the root
- * app (src/app.ts), it is what takes `/ws` upgrades in slices; its cost to every other request is one header lookup and an async hook
- * (bench/cpu-per-request.ts: 0.99× the CPU per task-list request).
+ * app (src/app.ts), it is what takes `/ws` upgrades in slices; its cost to every other request
+ * is one header lookup and an async hook (bench/cpu-per-request.ts: 0.99× the CPU per
+ * task-list request).
  */
 export function upgradeQueuePlugin() {
   return new Elysia({ name: 'hive.upgrade-queue' }).onRequest(async ({ request }) => {
