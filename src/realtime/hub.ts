@@ -1,5 +1,6 @@
 import type { Logger } from '../lib/logger';
 import { type CloseCode, encodeFrame, type ServerFrame } from '../protocol/frames';
+import { createBroadcastLog } from './broadcast-log';
 import { createOutbox, type Outbox } from './outbox';
 
 /**
@@ -17,6 +18,8 @@ export interface HubSocket {
   readonly closed?: boolean;
   /** Send an already-serialised frame. */
   sendRaw(text: string): void;
+  /** Send several, in order, in one write (a corked write: one syscall); else `sendRaw` each. */
+  sendRawMany?(texts: readonly string[]): void;
   close(code: CloseCode): void;
 }
 
@@ -37,7 +40,7 @@ export interface SocketHub {
   broadcastAfterFrames(text: string): void;
   /** Frames for individual sockets, written in order in 4 ms slices (presence batches and answers). */
   readonly outbox: Outbox;
-  /** Socket writes waiting: in `outbox`, and in the broadcasts' queue. */
+  /** Socket writes waiting: in `outbox`, and owed by the broadcasts' log (a frame each). */
   writesWaiting(): { frames: number; broadcasts: number };
   size(): number;
   all(): IterableIterator<HubSocket>;
@@ -61,20 +64,23 @@ export interface SocketHub {
 
 /**
  * A broadcast to at most this many sockets is written at once (~2–4 ms of writes on the
- * machine of bench/RESULTS.md); to more, it is queued and written in slices (src/realtime/outbox.ts).
+ * machine of bench/RESULTS.md); to more, it goes into the broadcasts' log, written in slices
+ * (src/realtime/broadcast-log.ts).
  * One native publish to 10,000 sockets wrote them all in one go, holding the process for
  * 80–230 ms each time the storm's count or summary went out (bench/RESULTS.md, round fourteen).
  */
 export const BROADCAST_AT_ONCE_MAX = 256;
 
 /**
- * Most socket writes the broadcasts' queue may hold before task events are no longer queued:
- * about 2–3 s of writes on the machine of bench/RESULTS.md (20 broadcasts at 10,000 sockets).
+ * Most frames the broadcasts' log may owe the sockets before task events are no longer taken:
+ * 20 broadcasts at 10,000 sockets. Each socket's are one corked write, so a full log is one
+ * pass of ~0.1–0.2 s on the machine of bench/RESULTS.md (2–3 s when each frame was a write of
+ * its own, before round fifteen); only task events coming faster than ~100 a second fill it.
  * Task events that find it full are replaced by one `resync` for `tasks`, queued behind the
  * backlog: a client re-reads its tasks when it arrives (README "WebSocket"), which covers
  * every event left out, where queuing them all let the backlog, and their delay, grow for as
  * long as they came faster than they could be written. The count and the dashboard summary
- * are already coalesced by their features (at most one each per interval) and always queued.
+ * are already coalesced by their features (at most one each per interval) and always taken.
  */
 export const BROADCAST_BACKLOG_MAX_WRITES = 200_000;
 
@@ -101,31 +107,30 @@ export function createSocketHub(opts: { log?: Logger; backlogMaxWrites?: number 
   const sockets = new Map<string, HubSocket>();
   const outbox = createOutbox();
   /**
-   * Broadcasts to every socket (the online count, the dashboard summary, task events) have a
-   * queue of their own, so a subscription answer never waits behind thousands of their writes:
-   * in one queue, a client's median wait for its answer in a two-instance storm rose from ~0.3
-   * to ~0.7 s (bench/RESULTS.md, round fourteen).
+   * Broadcasts to every socket (the online count, the dashboard summary, task events) are a log
+   * of their own, so a subscription answer never waits behind thousands of their writes: in
+   * one queue, a client's median wait for its answer in a two-instance storm rose from ~0.3 to
+   * ~0.7 s (bench/RESULTS.md, round fourteen). Each socket is sent what it has not had yet in
+   * one write (src/realtime/broadcast-log.ts).
    */
-  const broadcasts = createOutbox();
+  const broadcasts = createBroadcastLog();
   let nativePublish: ((text: string) => void) | undefined;
   let stormUntil = 0;
-  /** The open sockets as a list, for queued broadcasts; rebuilt after a change. */
+  /** The open sockets as a list, for a presence batch to everyone queued among the frames; rebuilt after a change. */
   let listed: HubSocket[] | undefined;
-  /** Task events left out since the broadcasts' queue filled; a `resync` is queued behind them. */
+  /** Task events left out since the broadcasts' log filled; a `resync` is queued behind them. */
   let tasksLeftOut = 0;
   function publishNow(text: string): void {
     if (nativePublish) nativePublish(text);
     else for (const s of sockets.values()) s.sendRaw(text);
   }
-  function broadcastThrough(queue: Outbox, text: string): void {
+  /** To few sockets with nothing being written, at once; else through the log, in slices. */
+  function broadcastText(text: string): void {
     if (sockets.size === 0) return;
-    if (sockets.size > BROADCAST_AT_ONCE_MAX) {
-      listed ??= [...sockets.values()];
-      queue.broadcast(text, listed);
-    } else queue.afterQueued(() => publishNow(text));
+    if (sockets.size > BROADCAST_AT_ONCE_MAX || broadcasts.busy()) broadcasts.append(text);
+    else publishNow(text);
   }
-  const broadcastText = (text: string) => broadcastThrough(broadcasts, text);
-  /** False (and a `resync` queued) when a task event finds the broadcasts' queue full. */
+  /** False (and a `resync` queued) when a task event finds the broadcasts' log full. */
   function roomForTaskEvent(): boolean {
     if (tasksLeftOut === 0 && broadcasts.writesWaiting() < backlogMaxWrites) return true;
     if (tasksLeftOut++ > 0) return false;
@@ -133,28 +138,39 @@ export function createSocketHub(opts: { log?: Logger; backlogMaxWrites?: number 
       queued_writes: broadcasts.writesWaiting(),
       sockets: sockets.size,
     });
-    broadcasts.afterQueued(() => {
+    broadcasts.afterWritten(() => {
       opts.log?.info('websocket broadcasts caught up; resync sent', { task_events_left_out: tasksLeftOut });
       tasksLeftOut = 0;
       broadcastText(encodeFrame({ type: 'resync', data: { topics: ['tasks'] } }));
     });
     return false;
   }
+  const intervalMs = () =>
+    Date.now() < stormUntil ? STORM_BROADCAST_INTERVAL_MS : broadcastIntervalMs(sockets.size);
   return {
     outbox,
     add(s) {
       sockets.set(s.connId, s);
+      broadcasts.add(s);
       listed = undefined;
     },
     remove(id) {
-      if (sockets.delete(id)) listed = undefined;
+      if (!sockets.delete(id)) return;
+      broadcasts.remove(id);
+      listed = undefined;
     },
     broadcast(frame) {
       if (sockets.size === 0 || (isTaskEvent(frame) && !roomForTaskEvent())) return;
       broadcastText(encodeFrame(frame));
     },
     broadcastText,
-    broadcastAfterFrames: (text) => broadcastThrough(outbox, text),
+    broadcastAfterFrames(text) {
+      if (sockets.size === 0) return;
+      if (sockets.size > BROADCAST_AT_ONCE_MAX) {
+        listed ??= [...sockets.values()];
+        outbox.broadcast(text, listed);
+      } else outbox.afterQueued(() => publishNow(text));
+    },
     writesWaiting: () => ({ frames: outbox.writesWaiting(), broadcasts: broadcasts.writesWaiting() }),
     size: () => sockets.size,
     all: () => sockets.values(),
@@ -164,7 +180,6 @@ export function createSocketHub(opts: { log?: Logger; backlogMaxWrites?: number 
     stormFor(ms) {
       stormUntil = Math.max(stormUntil, Date.now() + ms);
     },
-    broadcastIntervalMs: () =>
-      Date.now() < stormUntil ? STORM_BROADCAST_INTERVAL_MS : broadcastIntervalMs(sockets.size),
+    broadcastIntervalMs: intervalMs,
   };
 }

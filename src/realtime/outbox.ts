@@ -7,7 +7,7 @@ import type { HubSocket } from './hub';
  * one go they would hold up upgrades, Redis replies and the presence writes to the database,
  * so they go out in slices with the loop turning between.
  */
-const SLICE_MS = 4;
+export const SLICE_MS = 4;
 /** Fewer writes than this, with nothing queued, are done at once (a lone change: no delay). */
 const SEND_NOW_BELOW = 64;
 
@@ -35,9 +35,10 @@ const COMPACT_AFTER = 4_096;
 const textOf = (frame: Frame): string => (typeof frame.text === 'string' ? frame.text : frame.text());
 
 /**
- * Frames for individual sockets, written in order, in time-boxed slices. The socket hub holds
- * two (src/realtime/hub.ts): one for presence frames, one for broadcasts to every socket; within
- * each, no frame overtakes one queued before it.
+ * Frames for individual sockets, written in order, in time-boxed slices: presence frames and
+ * subscription answers, and a presence batch for everyone among them (src/realtime/hub.ts). No
+ * frame overtakes one queued before it. Broadcasts to every socket have a log of their own
+ * (src/realtime/broadcast-log.ts).
  */
 export function createOutbox() {
   let queue: Job[] = [];

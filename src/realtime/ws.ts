@@ -114,6 +114,14 @@ class LiveConnection implements Connection {
     this.raw.send(text);
   }
 
+  /** Corked: the frames leave in one write (outside Bun's handlers, each send is a syscall of its own). */
+  sendRawMany(texts: readonly string[]): void {
+    const raw = this.raw;
+    raw.cork(() => {
+      for (const text of texts) raw.send(text);
+    });
+  }
+
   send(frame: ServerFrame): void {
     this.raw.send(encodeFrame(frame));
   }

@@ -233,7 +233,7 @@ describe('presence on one instance', () => {
   });
 
   test('with more sockets than are written at once (256), each gets every task frame once, in order', async () => {
-    // Above BROADCAST_AT_ONCE_MAX a broadcast goes through the outbox in slices, not one
+    // Above BROADCAST_AT_ONCE_MAX a broadcast goes through the hub's log in slices, not one
     // native publish: no socket may miss a frame, get one twice, or get them out of order.
     const user = await api.newUser('Many Tabs');
     const sockets = await Promise.all(
@@ -255,6 +255,26 @@ describe('presence on one instance', () => {
       what: 'three task frames at every socket',
     });
     for (const s of sockets) expect(seen(s)).toEqual(['task_created', 'task_updated', 'task_deleted']);
+    await Promise.all(sockets.map((s) => s.close()));
+  }, 30_000);
+
+  test('broadcasts a socket is sent in one corked write arrive as separate frames, in order', async () => {
+    // Three broadcasts made at once to 300 sockets are written as one pass: each socket is
+    // sent the three in one write (src/realtime/broadcast-log.ts); the client must still see
+    // three frames, whole and in order.
+    const user = await api.newUser('Corked Tabs');
+    const sockets = await Promise.all(
+      Array.from({ length: 300 }, () => openSocket(server.wsUrl, user.token)),
+    );
+    const marker = 1_000_000 + Math.floor(Math.random() * 1_000_000);
+    for (let n = 0; n < 3; n++)
+      server.runtime.hub.broadcast({ type: 'presence_count', data: { online: marker + n, mode: 'all' } });
+    const seen = (s: (typeof sockets)[number]) =>
+      s.frames
+        .filter((f) => f.type === 'presence_count' && f.data.online >= marker && f.data.online < marker + 3)
+        .map((f) => (f.type === 'presence_count' ? f.data.online : -1));
+    await waitFor(() => sockets.every((s) => seen(s).length >= 3), { what: 'three counts at every socket' });
+    for (const s of sockets) expect(seen(s)).toEqual([marker, marker + 1, marker + 2]);
     await Promise.all(sockets.map((s) => s.close()));
   }, 30_000);
 });

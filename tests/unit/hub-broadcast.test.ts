@@ -135,6 +135,42 @@ describe('socket hub broadcasts', () => {
     expect(seen(list[0]!)[4]).toEqual(task(6));
   });
 
+  test('broadcasts made while others are being written reach each socket not yet written in one write', async () => {
+    const hub = createSocketHub();
+    const { list, received } = sockets(BROADCAST_AT_ONCE_MAX + 344, 0.05);
+    // Each write, as a real socket's corked write: one syscall for all its frames.
+    const writes = new Map<string, number>();
+    for (const s of list) {
+      writes.set(s.connId, 0);
+      hub.add({
+        ...s,
+        sendRaw(text) {
+          writes.set(s.connId, writes.get(s.connId)! + 1);
+          s.sendRaw(text);
+        },
+        sendRawMany(texts) {
+          writes.set(s.connId, writes.get(s.connId)! + 1);
+          for (const text of texts) received.get(s.connId)!.push(text);
+        },
+      });
+    }
+    // The count goes out; the summary comes 1 ms later, while the count is being written
+    // (30 ms of writes), as the two do when they go out on the same beat.
+    hub.broadcastText('count');
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    hub.broadcastText('summary');
+    expect(hub.writesWaiting().broadcasts).toBeLessThan(2 * list.length);
+    await waitFor(() => [...received.values()].every((r) => r.length === 2), {
+      what: 'both at every socket',
+    });
+    for (const s of list) expect(received.get(s.connId)).toEqual(['count', 'summary']);
+    const total = [...writes.values()].reduce((a, b) => a + b, 0);
+    // The sockets the first pass had not come to got both in one write.
+    expect(total).toBeLessThan(1.5 * list.length);
+    expect(writes.get(list[list.length - 1]!.connId)).toBe(1);
+    expect(hub.writesWaiting()).toEqual({ frames: 0, broadcasts: 0 });
+  });
+
   test('to few sockets with nothing queued, a broadcast is written at once', () => {
     const hub = createSocketHub();
     const { list, received } = sockets(3);
