@@ -51,7 +51,7 @@ function registerInstanceGauges() {
   });
   new Gauge({
     name: 'hive_websocket_queued_writes',
-    help: 'Socket writes waiting to be made in slices: queue="frames" (presence batches and subscription answers) or "broadcasts" (to every socket)',
+    help: 'Frames waiting to be written to sockets in slices: queue="frames" (presence batches and subscription answers) or "broadcasts" (to every socket; a socket\'s are written together)',
     labelNames: ['queue'] as const,
     registers: [registry],
     collect() {
