@@ -17,8 +17,8 @@ interface Reader {
  * costs the server ~9 µs and the client ~8 µs on the 2-core machine of bench/RESULTS.md, however
  * small the frame, and two frames in one corked write cost about what one does (round fifteen:
  * 10,000 sockets, a count and a summary each, 183 ms of server CPU written one broadcast after
- * the other against 88 ms corked). Broadcasts that come while a pass is under way (the count
- * and the summary, which go out on the same beat; a burst of task events) reach the sockets the
+ * the other against 88 ms corked). Broadcasts that come while a pass is under way (a burst of
+ * task events, the count and the summary when they come close together) reach the sockets the
  * pass has not come to yet in one write each: under load, the writes batch themselves.
  *
  * Each socket gets every broadcast made after it joined, in the order they were made.
@@ -132,5 +132,3 @@ export function createBroadcastLog() {
     },
   };
 }
-
-export type BroadcastLog = ReturnType<typeof createBroadcastLog>;

@@ -145,8 +145,6 @@ export function createSocketHub(opts: { log?: Logger; backlogMaxWrites?: number 
     });
     return false;
   }
-  const intervalMs = () =>
-    Date.now() < stormUntil ? STORM_BROADCAST_INTERVAL_MS : broadcastIntervalMs(sockets.size);
   return {
     outbox,
     add(s) {
@@ -180,6 +178,7 @@ export function createSocketHub(opts: { log?: Logger; backlogMaxWrites?: number 
     stormFor(ms) {
       stormUntil = Math.max(stormUntil, Date.now() + ms);
     },
-    broadcastIntervalMs: intervalMs,
+    broadcastIntervalMs: () =>
+      Date.now() < stormUntil ? STORM_BROADCAST_INTERVAL_MS : broadcastIntervalMs(sockets.size),
   };
 }
